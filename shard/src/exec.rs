@@ -1,0 +1,91 @@
+//! Dispatch from a [`ShardCmd`] to its executor.
+//!
+//! Executors are plain synchronous functions over the shard's state. No
+//! await inside one means each runs atomically on its shard without locks.
+//! The match has no catch-all arm: a command declared in the table without
+//! an executor does not compile.
+
+use crate::cmd::{hashes, keys, strings};
+use crate::keyspace::Db;
+use crate::shard::Shard;
+use bytes::Bytes;
+use proto::{Reply, ShardCmd};
+
+/// What an executor sees: the shard, the selected database and the time.
+pub struct Ctx<'a> {
+    pub shard: &'a mut Shard,
+    pub db: usize,
+    /// Unix time in milliseconds, read once per batch of commands.
+    pub now: u64,
+}
+
+impl Ctx<'_> {
+    pub fn db(&mut self) -> &mut Db {
+        self.shard.db(self.db)
+    }
+}
+
+/// Runs one command whose arity has been checked and whose keys all live on
+/// this shard. `args[0]` is the command name.
+pub fn execute(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
+    use ShardCmd::*;
+    match cmd {
+        Get => strings::get(ctx, args),
+        Set => strings::set(ctx, args),
+        Setex => strings::setex(ctx, args),
+        Psetex => strings::psetex(ctx, args),
+        Setnx => strings::setnx(ctx, args),
+        Getdel => strings::getdel(ctx, args),
+        Getex => strings::getex(ctx, args),
+        Getset => strings::getset(ctx, args),
+        Mget => strings::mget(ctx, args),
+        Mset => strings::mset(ctx, args),
+        Msetnx => strings::msetnx(ctx, args),
+        Incr => strings::incr(ctx, args),
+        Decr => strings::decr(ctx, args),
+        Incrby => strings::incrby(ctx, args),
+        Decrby => strings::decrby(ctx, args),
+        Incrbyfloat => strings::incrbyfloat(ctx, args),
+        Append => strings::append(ctx, args),
+        Strlen => strings::strlen(ctx, args),
+        Getrange => strings::getrange(ctx, args),
+        Setrange => strings::setrange(ctx, args),
+        Del => keys::del(ctx, args),
+        Unlink => keys::del(ctx, args),
+        Exists => keys::exists(ctx, args),
+        Type => keys::type_(ctx, args),
+        Touch => keys::touch(ctx, args),
+        Expire => keys::expire(ctx, args),
+        Pexpire => keys::pexpire(ctx, args),
+        Expireat => keys::expireat(ctx, args),
+        Pexpireat => keys::pexpireat(ctx, args),
+        Ttl => keys::ttl(ctx, args),
+        Pttl => keys::pttl(ctx, args),
+        Expiretime => keys::expiretime(ctx, args),
+        Pexpiretime => keys::pexpiretime(ctx, args),
+        Persist => keys::persist(ctx, args),
+        Keys => keys::keys(ctx, args),
+        Scan => keys::scan(ctx, args),
+        Rename => keys::rename(ctx, args),
+        Renamenx => keys::renamenx(ctx, args),
+        Randomkey => keys::randomkey(ctx, args),
+        Dbsize => keys::dbsize(ctx, args),
+        Flushdb => keys::flushdb(ctx, args),
+        Flushall => keys::flushall(ctx, args),
+        Hset => hashes::hset(ctx, args),
+        Hsetnx => hashes::hsetnx(ctx, args),
+        Hget => hashes::hget(ctx, args),
+        Hmget => hashes::hmget(ctx, args),
+        Hmset => hashes::hmset(ctx, args),
+        Hgetall => hashes::hgetall(ctx, args),
+        Hdel => hashes::hdel(ctx, args),
+        Hexists => hashes::hexists(ctx, args),
+        Hlen => hashes::hlen(ctx, args),
+        Hkeys => hashes::hkeys(ctx, args),
+        Hvals => hashes::hvals(ctx, args),
+        Hincrby => hashes::hincrby(ctx, args),
+        Hincrbyfloat => hashes::hincrbyfloat(ctx, args),
+        Hstrlen => hashes::hstrlen(ctx, args),
+        Hscan => hashes::hscan(ctx, args),
+    }
+}

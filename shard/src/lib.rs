@@ -1,0 +1,28 @@
+//! TokenginX's per-core engine.
+//!
+//! ```text
+//!   core 0                         core 1
+//!  +---------------------------+  +---------------------------+
+//!  | Shard 0                   |  | Shard 1                   |
+//!  |  slots 0..8192            |  |  slots 8192..16384        |
+//!  |  Db 0..15 (created lazily)|  |  Db 0..15                 |
+//!  |   one table per slot      |  |   one table per slot      |
+//!  |  expiry cycle, counters   |  |  expiry cycle, counters   |
+//!  +---------------------------+  +---------------------------+
+//!         ^   executors run here, synchronously, one at a time
+//! ```
+//!
+//! A key belongs to slot `CRC16(key or {tag}) mod 16384`; each shard owns a
+//! contiguous range of slots. Nothing here is shared between threads: the
+//! net crate hands each shard its commands, from its own connections or over
+//! the cross-core rings, and this crate executes them.
+
+pub mod cmd;
+pub mod exec;
+pub mod keyspace;
+pub mod shard;
+pub mod value;
+
+pub use exec::{execute, Ctx};
+pub use shard::{shard_of_key, shard_of_slot, slot_range, Shard, DATABASES};
+pub use value::{Entry, Value};

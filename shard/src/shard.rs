@@ -1,0 +1,106 @@
+//! The state one core owns: its slice of every database, and its counters.
+
+use crate::keyspace::Db;
+use proto::slot::SLOT_COUNT;
+use std::ops::Range;
+
+/// Number of databases SELECT can reach (Redis's default).
+pub const DATABASES: usize = 16;
+
+/// The contiguous slot range shard `id` of `count` owns.
+pub fn slot_range(id: usize, count: usize) -> Range<u16> {
+    let start = id * SLOT_COUNT / count;
+    let end = (id + 1) * SLOT_COUNT / count;
+    start as u16..end as u16
+}
+
+/// The shard that owns `slot` when there are `count` shards.
+pub fn shard_of_slot(slot: u16, count: usize) -> usize {
+    // Inverse of slot_range: the largest id whose range starts at or before slot.
+    ((slot as usize + 1) * count - 1) / SLOT_COUNT
+}
+
+/// The shard that owns `key`.
+pub fn shard_of_key(key: &[u8], count: usize) -> usize {
+    if count == 1 {
+        return 0;
+    }
+    shard_of_slot(proto::slot::key_slot(key), count)
+}
+
+pub struct Shard {
+    pub id: usize,
+    pub count: usize,
+    dbs: Vec<Option<Box<Db>>>,
+    /// The largest string a write may produce (proto-max-bulk-len).
+    pub max_string_len: usize,
+    /// State of a small xorshift generator for RANDOMKEY and friends.
+    rng: u64,
+}
+
+impl Shard {
+    pub fn new(id: usize, count: usize) -> Shard {
+        Shard {
+            id,
+            count,
+            dbs: (0..DATABASES).map(|_| None).collect(),
+            max_string_len: 512 * 1024 * 1024,
+            rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1),
+        }
+    }
+
+    pub fn slots(&self) -> Range<u16> {
+        slot_range(self.id, self.count)
+    }
+
+    /// Database `index`, created on first use: sixteen empty databases of
+    /// 8192 slot tables each would cost memory for nothing.
+    pub fn db(&mut self, index: usize) -> &mut Db {
+        let slots = self.slots();
+        self.dbs[index].get_or_insert_with(|| Box::new(Db::new(slots)))
+    }
+
+    /// The databases that exist, with their index.
+    pub fn dbs(&self) -> impl Iterator<Item = (usize, &Db)> {
+        self.dbs.iter().enumerate().filter_map(|(i, d)| d.as_deref().map(|d| (i, d)))
+    }
+
+    pub fn dbs_mut(&mut self) -> impl Iterator<Item = &mut Db> {
+        self.dbs.iter_mut().filter_map(|d| d.as_deref_mut())
+    }
+
+    pub fn next_random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+
+    /// One step of active expiry over every database; returns keys removed.
+    pub fn expire_step(&mut self, now: u64, budget: usize) -> usize {
+        self.dbs_mut().map(|db| db.expire_step(now, budget)).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_ranges_partition_the_keyspace() {
+        for count in 1..=7 {
+            let mut next = 0u16;
+            for id in 0..count {
+                let r = slot_range(id, count);
+                assert_eq!(r.start, next);
+                next = r.end;
+                for slot in [r.start, r.end - 1] {
+                    assert_eq!(shard_of_slot(slot, count), id, "slot {slot} of {count}");
+                }
+            }
+            assert_eq!(next as usize, SLOT_COUNT);
+        }
+    }
+}

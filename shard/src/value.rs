@@ -1,0 +1,36 @@
+//! Stored values. Keys and values are binary; the store keeps its own
+//! compact copies (never a slice of a network buffer, which would pin the
+//! whole buffer in memory).
+
+use hashbrown::HashMap;
+
+pub type HashValue = HashMap<Box<[u8]>, Box<[u8]>>;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Str(Box<[u8]>),
+    Hash(Box<HashValue>),
+}
+
+impl Value {
+    /// The name TYPE reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub value: Value,
+    /// Absolute expiry time in Unix milliseconds; 0 means none.
+    pub expire_at: u64,
+}
+
+impl Entry {
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expire_at != 0 && self.expire_at <= now
+    }
+}
