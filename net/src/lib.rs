@@ -1,1 +1,6 @@
-//! net
+//! TokenginX's doors: RESP listeners and connections, one io_uring event
+//! loop per shard.
+
+pub mod config;
+
+pub use config::{OutputLimit, ServerConfig};

@@ -1,0 +1,66 @@
+//! What the network layer needs to know, already validated by the binary.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Output buffer limit for one class of clients, as Redis's
+/// `client-output-buffer-limit`: disconnect when the pending output exceeds
+/// `hard` bytes, or stays above `soft` bytes for `soft_seconds`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputLimit {
+    pub hard: usize,
+    pub soft: usize,
+    pub soft_seconds: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub bind: IpAddr,
+    /// RESP port; 0 picks a free one (tests), reported by `ServerHandle::port`.
+    pub port: u16,
+    /// Number of shards, one event loop thread each. Already resolved from "auto".
+    pub shards: usize,
+    /// Pin shard `i` to core `i mod cores`.
+    pub pin_cores: bool,
+    /// The default user's password (`requirepass`); `None` means no AUTH needed.
+    pub requirepass: Option<String>,
+    /// Most simultaneous clients (`maxclients`).
+    pub maxclients: usize,
+    /// proto-max-bulk-len.
+    pub max_bulk_len: usize,
+    /// client-query-buffer-limit: a client whose unparsed input exceeds this is closed.
+    pub query_buffer_limit: usize,
+    /// client-output-buffer-limit for normal clients (0 = unlimited, Redis's default).
+    pub output_limit_normal: OutputLimit,
+    /// Close connections idle this long; zero means never (`timeout`).
+    pub idle_timeout: Duration,
+    /// Active expiry cycles per second per shard (`hz`).
+    pub hz: u32,
+    /// Entries of each shard's io_uring submission queue.
+    pub ring_entries: u32,
+    /// tcp-keepalive seconds; 0 disables.
+    pub tcp_keepalive: u32,
+    /// TCP listen backlog (`tcp-backlog`).
+    pub backlog: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port: 6380,
+            shards: 1,
+            pin_cores: true,
+            requirepass: None,
+            maxclients: 10_000,
+            max_bulk_len: 512 * 1024 * 1024,
+            query_buffer_limit: 1024 * 1024 * 1024,
+            output_limit_normal: OutputLimit { hard: 0, soft: 0, soft_seconds: 0 },
+            idle_timeout: Duration::ZERO,
+            hz: 10,
+            ring_entries: 4096,
+            tcp_keepalive: 300,
+            backlog: 511,
+        }
+    }
+}
