@@ -42,6 +42,9 @@ pub struct ServerConfig {
     pub tcp_keepalive: u32,
     /// TCP listen backlog (`tcp-backlog`).
     pub backlog: u32,
+    /// Version and git hash reported by INFO (`tokenginx_version`, `tokenginx_git_sha1`).
+    pub version: &'static str,
+    pub git_sha: &'static str,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +64,8 @@ impl Default for ServerConfig {
             ring_entries: 4096,
             tcp_keepalive: 300,
             backlog: 511,
+            version: env!("CARGO_PKG_VERSION"),
+            git_sha: "unknown",
         }
     }
 }

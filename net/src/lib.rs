@@ -2,5 +2,7 @@
 //! loop per shard.
 
 pub mod config;
+pub mod server;
 
 pub use config::{OutputLimit, ServerConfig};
+pub use server::{ServerHandle, ShutdownTrigger};
