@@ -18,6 +18,9 @@ pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is
 pub const AUTH_NOT_CONFIGURED: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
 pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
 pub const CURSOR: &str = "ERR invalid cursor";
+pub const VALUE_NAN_OR_INFINITY: &str = "ERR value is NaN or Infinity";
+pub const EXPIRE_NX_WITH_OTHERS: &str = "ERR NX and XX, GT or LT options at the same time are not compatible";
+pub const EXPIRE_GT_WITH_LT: &str = "ERR GT and LT options at the same time are not compatible";
 
 /// `-ERR wrong number of arguments for 'get' command`; `name` is the full
 /// name, `client|setname` for a subcommand.
@@ -28,6 +31,11 @@ pub fn wrong_arity(name: &str) -> String {
 /// `-ERR invalid expire time in 'set' command`
 pub fn invalid_expire(command: &str) -> String {
     format!("ERR invalid expire time in '{command}' command")
+}
+
+/// `-ERR Unsupported option x`, as EXPIRE and friends reply.
+pub fn unsupported_option(option: &[u8]) -> String {
+    format!("ERR Unsupported option {}", String::from_utf8_lossy(option))
 }
 
 /// Redis's text for a command it does not know, quoting at most about 128

@@ -37,3 +37,32 @@ pub fn format_float(v: f64) -> String {
         s
     }
 }
+
+/// Parses a SCAN-family cursor as Redis does with `strtoul`: an optional
+/// sign (a negative value wraps around), no leading space, nothing after
+/// the digits, and the empty string reads as 0.
+pub fn scan_cursor(arg: &[u8]) -> Result<u64, Reply> {
+    let invalid = || Reply::error(errors::CURSOR);
+    if arg.is_empty() {
+        return Ok(0);
+    }
+    let (negative, digits) = match arg[0] {
+        b'-' => (true, &arg[1..]),
+        b'+' => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() {
+        return Err(invalid());
+    }
+    let mut v: u64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return Err(invalid());
+        }
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((b - b'0') as u64))
+            .ok_or_else(invalid)?;
+    }
+    Ok(if negative { v.wrapping_neg() } else { v })
+}
