@@ -62,8 +62,8 @@ pub fn type_(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     Reply::simple(name)
 }
 
-/// `TOUCH key [key ...]`: like EXISTS; there is no access time to update
-/// because eviction does not sample by idle time.
+/// `TOUCH key [key ...]`: like EXISTS; the keyspace keeps no access time
+/// to update, so counting is all there is to do.
 pub fn touch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     exists(ctx, args)
 }
@@ -379,8 +379,8 @@ pub fn dbsize(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
 }
 
 /// `FLUSHDB [ASYNC|SYNC]`: empties the selected database on this shard.
-/// Both modes free at once: a shard's slice is small enough that there is
-/// no long pause to hide.
+/// ASYNC frees at once too: a shard has no background thread to hand the
+/// memory to.
 pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if let Err(e) = flush_mode(args) {
         return e;
@@ -423,7 +423,7 @@ mod tests {
 
     /// Runs one command through the dispatcher, after the arity check the
     /// network layer would have made.
-    pub(crate) fn run_in(shard: &mut Shard, db: usize, now: u64, args: &[&[u8]]) -> Reply {
+    fn run_in(shard: &mut Shard, db: usize, now: u64, args: &[&[u8]]) -> Reply {
         let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
         let spec = proto::lookup(&args[0]).expect("known command");
         assert!(spec.arity_ok(args.len()), "arity of {:?}", spec.name);
