@@ -58,7 +58,11 @@ impl Default for ServerConfig {
             maxclients: 10_000,
             max_bulk_len: 512 * 1024 * 1024,
             query_buffer_limit: 1024 * 1024 * 1024,
-            output_limit_normal: OutputLimit { hard: 0, soft: 0, soft_seconds: 0 },
+            output_limit_normal: OutputLimit {
+                hard: 0,
+                soft: 0,
+                soft_seconds: 0,
+            },
             idle_timeout: Duration::ZERO,
             hz: 10,
             ring_entries: 4096,

@@ -1,0 +1,122 @@
+//! One client connection: its buffers, its protocol state, and the queue
+//! that keeps replies in request order when some are computed on other
+//! cores.
+
+use crate::gather::Gather;
+use bytes::BytesMut;
+use proto::{Protocol, Reply};
+use std::collections::VecDeque;
+use std::os::fd::RawFd;
+
+/// A reply slot: ready, or waiting for parts from other shards.
+pub enum Pending {
+    Ready(Reply),
+    Waiting(Box<Gather>),
+}
+
+pub struct Conn {
+    pub fd: RawFd,
+    pub generation: u32,
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub name: Option<Vec<u8>>,
+    pub lib_name: Option<Vec<u8>>,
+    pub lib_ver: Option<Vec<u8>>,
+    pub db: usize,
+    pub proto: Protocol,
+    pub authenticated: bool,
+    pub created_ms: u64,
+    pub last_active_ms: u64,
+    pub last_cmd: &'static str,
+    /// Unparsed input.
+    pub rbuf: BytesMut,
+    /// Don't try to parse again until `rbuf` holds this many bytes.
+    pub need: usize,
+    /// Replies not yet handed to the kernel.
+    pub out: BytesMut,
+    /// The bytes of the send in flight; the kernel reads them, so they stay put.
+    pub sending: BytesMut,
+    pub send_inflight: bool,
+    pub recv_armed: bool,
+    /// Set when the connection should close once its output is flushed.
+    pub close_after_flush: bool,
+    /// Set when the connection is going away; no more input is processed.
+    pub closing: bool,
+    /// Replies in request order, starting at sequence `first_seq`.
+    pub pending: VecDeque<Pending>,
+    pub first_seq: u64,
+    /// A multi-step command (cross-shard RENAME, MSETNX) is in progress:
+    /// later commands wait so they observe its effect.
+    pub barrier: bool,
+    /// On the dirty list already.
+    pub dirty: bool,
+}
+
+impl Conn {
+    pub fn new(fd: RawFd, generation: u32, id: u64, addr: String, laddr: String, now: u64) -> Conn {
+        Conn {
+            fd,
+            generation,
+            id,
+            addr,
+            laddr,
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            db: 0,
+            proto: Protocol::Resp2,
+            authenticated: false,
+            created_ms: now,
+            last_active_ms: now,
+            last_cmd: "NULL",
+            rbuf: BytesMut::with_capacity(16 * 1024),
+            need: 1,
+            out: BytesMut::with_capacity(16 * 1024),
+            sending: BytesMut::with_capacity(16 * 1024),
+            send_inflight: false,
+            recv_armed: false,
+            close_after_flush: false,
+            closing: false,
+            pending: VecDeque::new(),
+            first_seq: 0,
+            barrier: false,
+            dirty: false,
+        }
+    }
+
+    /// Adds a reply behind those already queued.
+    pub fn reply(&mut self, reply: Reply) {
+        if self.pending.is_empty() {
+            reply.encode(self.proto, &mut self.out);
+        } else {
+            self.pending.push_back(Pending::Ready(reply));
+        }
+    }
+
+    /// Reserves a reply slot to be filled later; returns its sequence number.
+    pub fn reserve(&mut self, gather: Gather) -> u64 {
+        self.pending.push_back(Pending::Waiting(Box::new(gather)));
+        self.first_seq + self.pending.len() as u64 - 1
+    }
+
+    pub fn slot_mut(&mut self, seq: u64) -> Option<&mut Pending> {
+        let index = seq.checked_sub(self.first_seq)?;
+        self.pending.get_mut(index as usize)
+    }
+
+    /// Encodes every ready reply at the front of the queue.
+    pub fn drain_ready(&mut self) {
+        while let Some(Pending::Ready(_)) = self.pending.front() {
+            if let Some(Pending::Ready(reply)) = self.pending.pop_front() {
+                reply.encode(self.proto, &mut self.out);
+                self.first_seq += 1;
+            }
+        }
+    }
+
+    /// Bytes waiting to go out, for output buffer limits and CLIENT LIST.
+    pub fn output_len(&self) -> usize {
+        self.out.len() + self.sending.len()
+    }
+}

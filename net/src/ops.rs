@@ -1,0 +1,47 @@
+//! What travels between shards: operations to run on the owning shard and
+//! their results, as plain values.
+
+use bytes::Bytes;
+use proto::{Reply, ShardCmd};
+use shard::Entry;
+
+pub enum ShardOp {
+    /// A table command whose keys (if any) all live on the receiving shard.
+    Command(ShardCmd, Vec<Bytes>),
+    /// Removes a key and returns its entry (the first half of a cross-shard RENAME).
+    TakeKey(Bytes),
+    /// Stores an entry, replacing any value (the second half of a cross-shard RENAME).
+    PutKey(Bytes, Entry),
+    /// Counters for INFO.
+    Stats,
+    /// CLIENT LIST lines of the receiving shard's connections.
+    ClientList,
+    /// CLIENT KILL on the receiving shard's connections.
+    ClientKill(crate::client_cmd::KillFilter),
+}
+
+pub enum ShardReply {
+    Reply(Reply),
+    Entry(Option<Entry>),
+    Stats(Box<ShardStats>),
+    Clients(String),
+    Killed(usize),
+}
+
+/// A shard's counters, merged by INFO.
+#[derive(Default, Clone, Debug)]
+pub struct ShardStats {
+    pub shard: usize,
+    /// (db index, keys, keys with a TTL) for each non-empty database.
+    pub keyspace: Vec<(usize, usize, usize)>,
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+    pub connected_clients: usize,
+    pub total_connections: u64,
+    pub total_commands: u64,
+    pub rejected_connections: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub cross_shard_requests: u64,
+}
