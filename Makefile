@@ -25,5 +25,10 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	./scripts/check-deps.sh
 
+# Side-by-side TokenginX vs redis-server benchmark, writes bench/RESULTS.md.
+# QUICK=1 make bench for a short trial run. Never part of `make test`.
+bench:
+	./scripts/bench.sh
+
 clean:
 	$(CARGO) clean

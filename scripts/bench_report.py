@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Turns the records written by scripts/bench.sh into bench/RESULTS.md.
+
+Each input line is one JSON object with a "kind":
+  server   - a server that started: name, cores, note, version
+  skipped  - a server that was not measured (or not fully), and why
+  memory   - RSS and INFO used_memory before/after loading N keys
+  run      - one scenario: tgx-load's JSON plus the server's CPU ticks
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+
+SCENARIOS = ["SET P1", "GET P1", "SET P16", "GET P16"]
+BASELINE = "redis"
+
+
+def load_records(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def cpu_us_per_op(run):
+    """Server CPU per request: process utime+stime plus core 0 softirq."""
+    requests = run["load"]["requests"]
+    if not requests:
+        return None
+    ticks = run["proc_ticks"] + run["softirq_ticks"]
+    return ticks / run["clk_tck"] * 1e6 / requests
+
+
+def background_cores(run):
+    """CPU used by anything but this server, the load generator and interrupt
+    handling, on average over the run, in cores. Near 0 on a quiet machine;
+    the machine may be shared, and then this says how disturbed a row is."""
+    wall = run["load"]["elapsed_s"]
+    if wall <= 0:
+        return None
+    tck = run["clk_tck"]
+    other = (run["all_busy_ticks"] - run["all_irq_ticks"] - run["proc_ticks"]) / tck
+    other -= run["load"]["client_cpu_s"]
+    return max(other, 0.0) / wall
+
+
+def ratio(value, base):
+    if value is None or base in (None, 0):
+        return "-"
+    return f"{value / base:.2f}x"
+
+
+def fmt_num(value, digits=0):
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def scenario_table(name, runs, servers):
+    """One table: a row per server, a ratio row under each TokenginX row."""
+    metrics = [
+        ("ops/s", lambda r: r["load"]["rps"], 0),
+        ("p50 us", lambda r: r["load"]["p50_us"], 1),
+        ("p99 us", lambda r: r["load"]["p99_us"], 1),
+        ("p99.9 us", lambda r: r["load"]["p999_us"], 1),
+        ("CPU us/op", cpu_us_per_op, 2),
+    ]
+    lines = [
+        f"### {name}",
+        "",
+        "| server | " + " | ".join(m[0] for m in metrics) + " | errors | client CPU | other load |",
+        "|---|" + "---:|" * (len(metrics) + 3),
+    ]
+    base = runs.get((BASELINE, name))
+    for server in servers:
+        run = runs.get((server, name))
+        if run is None:
+            lines.append(f"| {server} | " + " | ".join("-" for _ in metrics) + " | - | - | - |")
+            continue
+        cells = [fmt_num(get(run), digits) for _, get, digits in metrics]
+        errors = run["load"]["errors"]
+        if errors and run["load"].get("first_error"):
+            errors = f"{errors} ({run['load']['first_error']})"
+        client = 100 * run["load"]["client_cpu_s"] / max(run["load"]["elapsed_s"], 1e-9)
+        extra = [str(errors), f"{client:.0f}%", fmt_num(background_cores(run), 2)]
+        lines.append(f"| {server} | " + " | ".join(cells + extra) + " |")
+        if server != BASELINE and base is not None:
+            ratios = [ratio(get(run), get(base)) for _, get, _ in metrics]
+            lines.append(f"| {server} / {BASELINE} | " + " | ".join(ratios) + " | | | |")
+    return lines
+
+
+def memory_table(memory, servers):
+    lines = [
+        "### Memory per key",
+        "",
+        "| server | keys loaded | DBSIZE | RSS delta B/key | used_memory delta B/key | RSS ratio |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    def per_key(m):
+        rss = (m["rss_kb_after"] - m["rss_kb_before"]) * 1024 / m["keys"]
+        used = None
+        if m["used_memory_before"] >= 0 and m["used_memory_after"] >= 0:
+            used = (m["used_memory_after"] - m["used_memory_before"]) / m["keys"]
+        return rss, used
+
+    base = memory.get(BASELINE)
+    base_rss = per_key(base)[0] if base else None
+    for server in servers:
+        m = memory.get(server)
+        if m is None:
+            lines.append(f"| {server} | - | - | - | - | - |")
+            continue
+        rss, used = per_key(m)
+        dbsize = m["dbsize"] if m["dbsize"] >= 0 else "n/a"
+        rss_ratio = ratio(rss, base_rss) if server != BASELINE else ""
+        used_cell = fmt_num(used, 1) if used is not None else "n/a"
+        lines.append(
+            f"| {server} | {m['keys']:,} | {dbsize} | {rss:,.1f} | {used_cell} | {rss_ratio} |"
+        )
+    return lines
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("records")
+    ap.add_argument("out")
+    ap.add_argument("--quick", default="0")
+    args = ap.parse_args()
+
+    records = load_records(args.records)
+    servers, info, skipped = [], {}, []
+    runs, memory = {}, {}
+    for r in records:
+        kind, server = r["kind"], r["server"]
+        if server not in servers:
+            servers.append(server)
+        if kind == "server":
+            info[server] = r
+        elif kind == "skipped":
+            skipped.append((server, r["reason"]))
+        elif kind == "memory":
+            memory[server] = r
+        elif kind == "run":
+            runs[(server, r["scenario"])] = r
+
+    any_run = next(iter(runs.values()), None)
+    mem_any = next(iter(memory.values()), None)
+    uname = os.uname()
+    out = [
+        "# TokenginX vs Redis: side-by-side benchmark",
+        "",
+        "Generated by `make bench` (scripts/bench.sh)"
+        + (" in QUICK mode (fewer requests; indicative only)." if args.quick == "1" else "."),
+        "",
+        f"- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
+        f"- Machine: {os.cpu_count()} cores, {cpu_model()}, kernel {uname.release} ({uname.machine})",
+    ]
+    for server in servers:
+        if server in info:
+            i = info[server]
+            line = f"- {server}: `{i['version'] or 'version unknown'}`, pinned to core(s) {i['cpus']}"
+            if i["note"]:
+                line += f" ({i['note']})"
+            out.append(line)
+    for server, reason in skipped:
+        out.append(f"- {server}: **skipped**: {reason}")
+    out += [
+        "",
+        "## Method",
+        "",
+        "- Load: `tgx-load` (bench/, io_uring, one thread) pinned to core 1; servers pinned to core 0"
+        " with `taskset` unless noted. Loopback TCP.",
+    ]
+    if any_run:
+        l = any_run["load"]
+        out.append(
+            f"- Throughput scenarios: {l['connections']} connections, {l['value_size']}-byte values,"
+            f" keys uniformly random out of {l['keyspace']:,} (`key:` + 12 digits);"
+            " GET runs after all keys were pre-filled, so they are hits."
+            " Requests per scenario: "
+            + ", ".join(
+                f"{s} {runs[(BASELINE, s)]['load']['requests']:,}" for s in SCENARIOS if (BASELINE, s) in runs
+            )
+            + "."
+        )
+    out += [
+        "- Latency: per request, from sending its pipeline batch to receiving its reply (HDR histogram).",
+        "- CPU us/op: (utime + stime of the server process from /proc/PID/stat + softirq time of core 0"
+        " from /proc/stat) over the run / requests. Clock ticks are 10 ms, so short runs are coarse."
+        " With the load generator being the bottleneck at pipeline 1, this is the fairer comparison"
+        " there.",
+    ]
+    if mem_any:
+        out.append(
+            f"- Memory: fresh server, FLUSHALL, then {mem_any['keys']:,} keys with"
+            f" {mem_any['value_size']}-byte values and `EX {mem_any['ttl']}`. The RSS column is the VmRSS"
+            " delta from /proc/PID/status (comparable across servers: it includes allocator overhead);"
+            " used_memory is Redis's own INFO accounting, shown where the server reports it."
+        )
+    out.append(
+        "- client CPU: tgx-load's own CPU time over the run, in percent of one core; near 100% the"
+        " client, not the server, limited throughput. other load: CPU used on the machine by anything"
+        " but the server, tgx-load and interrupts, in cores (0 = quiet; above ~0.2 the row was"
+        " disturbed by unrelated work)."
+    )
+    out += ["", "## Throughput and latency", ""]
+    for name in SCENARIOS:
+        out += scenario_table(name, runs, servers) + [""]
+    out += ["## Memory", ""] + memory_table(memory, servers) + [""]
+
+    with open(args.out, "w") as f:
+        f.write("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
