@@ -13,4 +13,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   # The distribution starts a redis-server on 6379; the tests start their own.
   (systemctl stop redis-server || service redis-server stop) >/dev/null 2>&1 || true
 fi
-python3 -c 'import redis' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check 'redis>=5'
+# redis-py 5+ for RESP3 (protocol=3). Distributions that mark their Python as
+# externally managed (PEP 668) refuse a plain pip install.
+if ! python3 -c 'import redis, sys; sys.exit(int(redis.__version__.split(".")[0]) < 5)' 2>/dev/null; then
+  python3 -m pip install -q --disable-pip-version-check 'redis>=5' 2>/dev/null ||
+    python3 -m pip install -q --disable-pip-version-check --break-system-packages 'redis>=5'
+fi
