@@ -153,6 +153,8 @@ fn inline(buf: &mut BytesMut) -> Result<Step, ProtocolError> {
 /// (`sdssplitargs`): double quotes with C escapes and `\xHH`, single quotes
 /// with `\'`. `None` for unbalanced quotes.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    // Redis splits a C string: a NUL byte ends the line.
+    let line = &line[..line.iter().position(|&b| b == 0).unwrap_or(line.len())];
     let mut args = Vec::new();
     let mut i = 0;
     let is_space = |b: u8| matches!(b, b' ' | b'\n' | b'\r' | b'\t' | b'\x0b' | b'\x0c');
@@ -214,7 +216,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
             } else {
                 match c {
                     None => break,
-                    Some(b' ' | b'\n' | b'\r' | b'\t' | 0) => break,
+                    Some(b' ' | b'\n' | b'\r' | b'\t') => break,
                     Some(b'"') => in_double = true,
                     Some(b'\'') => in_single = true,
                     Some(other) => current.push(other),
@@ -344,6 +346,13 @@ mod tests {
         assert_eq!(reqs, vec![vec![b"set".to_vec(), b"aA\n".to_vec(), b"it's".to_vec()]]);
         assert_eq!(split_args(b"\"a\"b"), None);
         assert_eq!(split_args(b"'a"), None);
+    }
+
+    #[test]
+    fn inline_nul_ends_the_line_like_a_c_string() {
+        assert_eq!(split_args(b"get\0 k"), Some(vec![b"get".to_vec()]));
+        assert_eq!(split_args(b"\0"), Some(vec![]));
+        assert_eq!(split_args(b"a \"b\0\""), None);
     }
 
     #[test]

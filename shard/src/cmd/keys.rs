@@ -206,7 +206,7 @@ pub fn keys(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let mut found = Vec::new();
     if let Some(db) = existing_db(ctx) {
         for slot in db.slots() {
-            for (key, entry) in db.slot_table(slot) {
+            for (key, entry) in db.slot_entries(slot) {
                 if !entry.is_expired(now) && glob.as_ref().is_none_or(|g| g.matches(key)) {
                     found.push(Reply::bulk_from(key));
                 }
@@ -298,9 +298,8 @@ pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Some(db) => {
             let mut examined = 0;
             while slot < range.end && examined < opts.count {
-                let table = db.slot_table(slot);
-                examined += table.len();
-                for (key, entry) in table {
+                examined += db.slot_len(slot);
+                for (key, entry) in db.slot_entries(slot) {
                     if !entry.is_expired(now)
                         && opts.matches(key)
                         && opts.type_matches(&entry.value)
