@@ -6,7 +6,7 @@
 //! field removes the key, as Redis does.
 
 use crate::cmd::keys::{scan_reply, ScanOptions};
-use crate::cmd::util::{float_arg, format_float, int_arg, parse_float, scan_cursor};
+use crate::cmd::util::{int_arg, scan_cursor};
 use crate::exec::Ctx;
 use crate::keyspace::Db;
 use crate::value::{Entry, HashValue, Value};
@@ -259,12 +259,8 @@ pub fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 /// `HINCRBYFLOAT key field increment`: adds to a numeric field (missing: 0)
 /// and replies the new value as INCRBYFLOAT formats it.
 pub fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let by = match float_arg(&args[3]) {
-        Ok(n) => n,
-        Err(e) => return e,
-    };
-    if by.is_infinite() {
-        return Reply::error(errors::VALUE_NAN_OR_INFINITY);
+    if let Err(e) = crate::cmd::long_double::check_increment(&args[3]) {
+        return Reply::error(e);
     }
     let now = ctx.now;
     let hash = match hash_for_write(ctx.db(), &args[1], now) {
@@ -272,18 +268,13 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     let field = args[2].as_ref();
-    let old = match hash.get(field) {
-        None => 0.0,
-        Some(v) => match parse_float(v) {
-            Some(n) => n,
-            None => return Reply::error(errors::HASH_NOT_FLOAT),
-        },
+    let current = hash.get(field).map(|v| v.as_ref()).unwrap_or(b"0");
+    // The increment was checked above, so a float error is the stored value's.
+    let text = match crate::cmd::long_double::incr_by_float(current, &args[3]) {
+        Ok(text) => text,
+        Err(e) if e == errors::NOT_FLOAT => return Reply::error(errors::HASH_NOT_FLOAT),
+        Err(e) => return Reply::error(e),
     };
-    let new = old + by;
-    if !new.is_finite() {
-        return Reply::error(errors::NAN_OR_INFINITY);
-    }
-    let text = format_float(new);
     hash.insert(field.into(), text.as_bytes().into());
     Reply::bulk(text)
 }
@@ -621,18 +612,21 @@ mod tests {
             err("ERR value is NaN or Infinity")
         );
         assert_eq!(run(&mut s, T0, &["exists", "nope"]), int(0));
-        run(&mut s, T0, &["hset", "h", "s", "abc", "huge", "1e308"]);
+        // Long double arithmetic, as Redis: 0.1 + 0.2 prints as 0.3.
+        run(&mut s, T0, &["hset", "h", "f", "0.1"]);
+        assert_eq!(run(&mut s, T0, &["hincrbyfloat", "h", "f", "0.2"]), bulk("0.3"));
+        run(&mut s, T0, &["hset", "h", "s", "abc", "huge", "1e4932"]);
         assert_eq!(
             run(&mut s, T0, &["hincrbyfloat", "h", "s", "1"]),
             err("ERR hash value is not a float")
         );
         assert_eq!(
-            run(&mut s, T0, &["hincrbyfloat", "h", "huge", "1e308"]),
+            run(&mut s, T0, &["hincrbyfloat", "h", "huge", "1e4932"]),
             err("ERR increment would produce NaN or Infinity")
         );
         assert_eq!(
             run(&mut s, T0, &["hget", "h", "huge"]),
-            bulk("1e308"),
+            bulk("1e4932"),
             "unchanged on error"
         );
     }

@@ -4,5 +4,6 @@
 pub mod glob;
 pub mod hashes;
 pub mod keys;
+pub mod long_double;
 pub mod strings;
 pub mod util;
