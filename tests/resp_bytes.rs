@@ -393,7 +393,6 @@ fn password_noauth_and_wrongpass() {
 }
 
 #[test]
-#[ignore = "incompatibility: HELLO without AUTH on a password-protected server says 'HELLO <proto> AUTH' (Redis 7.2 text) where Redis 7.0 says 'HELLO AUTH'"]
 fn hello_before_auth_error_text() {
     let pair = Pair::with_password("pw");
     let out = pair.exchange(&encode(&["HELLO", "3"]), 1);
@@ -480,7 +479,6 @@ fn bulk_longer_than_configured_proto_max_bulk_len() {
 /// Redis 7.0 refuses large multibulk and bulk headers from a client that has
 /// not authenticated yet, so an anonymous peer cannot make it buffer much.
 #[test]
-#[ignore = "incompatibility: with a password set, unauthenticated '*11' and '$20000' headers are not rejected with 'unauthenticated multibulk/bulk length'"]
 fn unauthenticated_clients_get_small_limits() {
     let pair = Pair::with_password("pw");
     let out = pair.until_close(b"*11\r\n");

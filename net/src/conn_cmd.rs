@@ -163,7 +163,7 @@ fn hello(lp: &EventLoop, conn: &mut Conn, args: &[Bytes]) -> Reply {
         conn.authenticated = true;
     }
     if !conn.authenticated {
-        return Reply::error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return Reply::error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     if let Some(name) = name {
         if let Err(e) = crate::client_cmd::set_name(conn, &name) {

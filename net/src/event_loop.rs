@@ -489,6 +489,7 @@ impl EventLoop {
 
     fn process_input(&mut self, conn: &mut Conn, slot: u32) {
         while !conn.barrier && !conn.close_after_flush && conn.rbuf.len() >= conn.need {
+            self.limits.unauthenticated = !conn.authenticated;
             match parse_request(&mut conn.rbuf, &self.limits) {
                 Ok(Parse::Request(args)) => {
                     conn.need = 1;

@@ -24,11 +24,18 @@ pub struct Limits {
     pub max_bulk_len: usize,
     /// The largest argument count of one request.
     pub max_multibulk_len: usize,
+    /// The client has not authenticated on a server that wants a password:
+    /// Redis then allows at most 10 arguments of at most 16 KiB, so an
+    /// anonymous peer cannot make the server buffer large requests.
+    pub unauthenticated: bool,
 }
+
+const UNAUTHENTICATED_MULTIBULK: i64 = 10;
+const UNAUTHENTICATED_BULK: i64 = 16384;
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bulk_len: 512 * 1024 * 1024, max_multibulk_len: i32::MAX as usize }
+        Limits { max_bulk_len: 512 * 1024 * 1024, max_multibulk_len: i32::MAX as usize, unauthenticated: false }
     }
 }
 
@@ -99,6 +106,9 @@ fn multibulk(buf: &mut BytesMut, limits: &Limits) -> Result<Step, ProtocolError>
         Some(n) if n <= limits.max_multibulk_len as i64 => n,
         _ => return Err(ProtocolError::new("invalid multibulk length")),
     };
+    if limits.unauthenticated && count > UNAUTHENTICATED_MULTIBULK {
+        return Err(ProtocolError::new("unauthenticated multibulk length"));
+    }
     if count <= 0 {
         let _ = buf.split_to(pos);
         return Ok(Step::Args(Vec::new()));
@@ -119,6 +129,9 @@ fn multibulk(buf: &mut BytesMut, limits: &Limits) -> Result<Step, ProtocolError>
             Some(n) if n >= 0 && n as usize <= limits.max_bulk_len => n as usize,
             _ => return Err(ProtocolError::new("invalid bulk length")),
         };
+        if limits.unauthenticated && len as i64 > UNAUTHENTICATED_BULK {
+            return Err(ProtocolError::new("unauthenticated bulk length"));
+        }
         // Like Redis, the two bytes after the data are skipped unchecked.
         let end = start + len + 2;
         if buf.len() < end {
@@ -338,6 +351,13 @@ mod tests {
         let limits = Limits { max_bulk_len: 10, ..Limits::default() };
         let mut buf = BytesMut::from(&b"*1\r\n$11\r\n"[..]);
         assert_eq!(parse_request(&mut buf, &limits).unwrap_err().0, "Protocol error: invalid bulk length");
+        let anonymous = Limits { unauthenticated: true, ..Limits::default() };
+        let mut buf = BytesMut::from(&b"*11\r\n"[..]);
+        assert_eq!(parse_request(&mut buf, &anonymous).unwrap_err().0, "Protocol error: unauthenticated multibulk length");
+        let mut buf = BytesMut::from(&b"*1\r\n$16385\r\n"[..]);
+        assert_eq!(parse_request(&mut buf, &anonymous).unwrap_err().0, "Protocol error: unauthenticated bulk length");
+        let mut buf = BytesMut::from(&b"*10\r\n$16384\r\n"[..]);
+        assert!(matches!(parse_request(&mut buf, &anonymous), Ok(Parse::Incomplete(_))));
     }
 
     #[test]
