@@ -40,7 +40,7 @@ pub fn run(lp: &mut EventLoop, conn: &mut Conn, cmd: ConnCmd, args: Vec<Bytes>) 
             conn.db = 0;
             conn.proto = Protocol::Resp2;
             conn.name = None;
-            conn.authenticated = lp.shared.config.requirepass.is_none();
+            conn.authenticated = lp.runtime.requirepass.is_none();
             done(Reply::simple("RESET"))
         }
         ConnCmd::Client => crate::client_cmd::run(lp, conn, &args),
@@ -49,7 +49,7 @@ pub fn run(lp: &mut EventLoop, conn: &mut Conn, cmd: ConnCmd, args: Vec<Bytes>) 
             let request = crate::info::InfoRequest::new(&args[1..], lp, conn);
             Plan::all(lp.shard.count, || ShardOp::Stats, Combine::Info(request))
         }
-        ConnCmd::Config => done(config(lp, &args)),
+        ConnCmd::Config => crate::config_cmd::run(lp, &args),
         ConnCmd::Time => {
             let micros = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -99,7 +99,7 @@ fn credentials_ok(lp: &EventLoop, user: &[u8], pass: &[u8]) -> bool {
     if user != b"default" {
         return false;
     }
-    match &lp.shared.config.requirepass {
+    match &lp.runtime.requirepass {
         None => true,
         Some(required) => secret_eq(required.as_bytes(), pass),
     }
@@ -110,7 +110,7 @@ fn auth(lp: &EventLoop, conn: &mut Conn, args: &[Bytes]) -> Reply {
         return Reply::error(errors::SYNTAX);
     }
     let (user, pass) = if args.len() == 2 {
-        if lp.shared.config.requirepass.is_none() {
+        if lp.runtime.requirepass.is_none() {
             return Reply::error(errors::AUTH_NOT_CONFIGURED);
         }
         (&b"default"[..], &args[1][..])
@@ -190,84 +190,4 @@ fn hello(lp: &EventLoop, conn: &mut Conn, args: &[Bytes]) -> Reply {
         (s("role"), s("master")),
         (s("modules"), Reply::Array(vec![])),
     ])
-}
-
-/// The settings CONFIG GET reports, with Redis's names.
-fn config_values(lp: &EventLoop) -> Vec<(&'static str, String)> {
-    let c = &lp.shared.config;
-    vec![
-        ("bind", c.bind.to_string()),
-        ("port", lp.shared.port.to_string()),
-        ("databases", shard::DATABASES.to_string()),
-        ("maxclients", c.maxclients.to_string()),
-        ("timeout", c.idle_timeout.as_secs().to_string()),
-        ("tcp-keepalive", c.tcp_keepalive.to_string()),
-        ("tcp-backlog", c.backlog.to_string()),
-        ("hz", c.hz.to_string()),
-        ("proto-max-bulk-len", c.max_bulk_len.to_string()),
-        (
-            "client-query-buffer-limit",
-            c.query_buffer_limit.to_string(),
-        ),
-        (
-            "client-output-buffer-limit",
-            format!(
-                "normal {} {} {} replica 268435456 67108864 60 pubsub 33554432 8388608 60",
-                c.output_limit_normal.hard,
-                c.output_limit_normal.soft,
-                c.output_limit_normal.soft_seconds
-            ),
-        ),
-        ("requirepass", c.requirepass.clone().unwrap_or_default()),
-        ("maxmemory", "0".into()),
-        ("maxmemory-policy", "noeviction".into()),
-        ("appendonly", "no".into()),
-        ("save", String::new()),
-        ("notify-keyspace-events", String::new()),
-    ]
-}
-
-fn config(lp: &EventLoop, args: &[Bytes]) -> Reply {
-    let sub = &args[1];
-    if sub.eq_ignore_ascii_case(b"get") {
-        if args.len() < 3 {
-            return Reply::error(errors::wrong_arity("config|get"));
-        }
-        let values = config_values(lp);
-        let mut out = Vec::new();
-        for (name, value) in &values {
-            if args[2..]
-                .iter()
-                .any(|p| shard::cmd::glob::matches(&p.to_ascii_lowercase(), name.as_bytes()))
-            {
-                out.push((Reply::bulk(*name), Reply::bulk(value.clone())));
-            }
-        }
-        Reply::Map(out)
-    } else if sub.eq_ignore_ascii_case(b"set") {
-        if args.len() < 4 || !args.len().is_multiple_of(2) {
-            return Reply::error(errors::wrong_arity("config|set"));
-        }
-        let name = String::from_utf8_lossy(&args[2]).to_ascii_lowercase();
-        if config_values(lp).iter().any(|(n, _)| *n == name) {
-            Reply::error(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"))
-        } else {
-            Reply::error(format!(
-                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-            ))
-        }
-    } else if sub.eq_ignore_ascii_case(b"help") {
-        let lines = [
-            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "GET <pattern>",
-            "    Return parameters matching the glob-like <pattern> and their values.",
-            "SET <directive> <value>",
-            "    Set the configuration <directive> to <value>.",
-            "HELP",
-            "    Print this help.",
-        ];
-        Reply::Array(lines.iter().map(|l| Reply::simple(*l)).collect())
-    } else {
-        Reply::error(errors::unknown_subcommand(sub, "config"))
-    }
 }

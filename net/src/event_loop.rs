@@ -12,6 +12,7 @@
 //! messages for, then block until the next completion, message or tick.
 
 use crate::bufring::BufRing;
+use crate::config_cmd::Runtime;
 use crate::conn::{Conn, Pending};
 use crate::gather::{finish, plan, Gather, Next, Plan};
 use crate::mesh::{Mailbox, Message, Peer, ReplyTo};
@@ -90,6 +91,8 @@ pub struct EventLoop {
     wake_buf: Box<u64>,
     pub now: u64,
     pub stats: LoopStats,
+    /// Settings CONFIG SET can change; this shard's copy.
+    pub runtime: Runtime,
     limits: proto::Limits,
     cqes: Vec<(u64, i32, u32)>,
     next_tick: Instant,
@@ -112,6 +115,7 @@ impl EventLoop {
         let bufring = BufRing::register(&uring, BUF_GROUP, BUF_COUNT, BUF_SIZE)?;
         let mut shard = Shard::new(id, shared.config.shards);
         shard.max_string_len = shared.config.max_bulk_len;
+        let runtime = Runtime::new(&shared.config);
         let limits = proto::Limits {
             max_bulk_len: shared.config.max_bulk_len,
             ..proto::Limits::default()
@@ -135,6 +139,7 @@ impl EventLoop {
             wake_buf: Box::new(0),
             now: unix_ms(),
             stats: LoopStats::default(),
+            runtime,
             limits,
             cqes: Vec::with_capacity(1024),
             next_tick: Instant::now(),
@@ -285,7 +290,7 @@ impl EventLoop {
         }
         self.stats.total_connections += 1;
         let clients = self.shared.clients.fetch_add(1, Ordering::AcqRel) + 1;
-        if clients > self.shared.config.maxclients {
+        if clients > self.runtime.maxclients {
             self.shared.clients.fetch_sub(1, Ordering::AcqRel);
             self.stats.rejected_connections += 1;
             // A fresh socket's send buffer is empty: this short write completes.
@@ -322,7 +327,7 @@ impl EventLoop {
             laddr,
             self.now,
         );
-        conn.authenticated = self.shared.config.requirepass.is_none();
+        conn.authenticated = self.runtime.requirepass.is_none();
         self.conns[slot as usize] = Some(conn);
         self.arm_recv(slot);
     }
@@ -684,6 +689,15 @@ impl EventLoop {
             ShardOp::ClientKill(filter) => {
                 ShardReply::Killed(crate::client_cmd::kill(self, &filter))
             }
+            ShardOp::ConfigSet(changes) => {
+                changes.iter().for_each(|c| self.runtime.apply(c));
+                ShardReply::Reply(Reply::Ok)
+            }
+            ShardOp::ResetStats => {
+                self.stats = LoopStats::default();
+                self.shard.dbs_mut().for_each(|db| db.stats = Default::default());
+                ShardReply::Reply(Reply::Ok)
+            }
         }
     }
 
@@ -748,14 +762,36 @@ impl EventLoop {
         }
     }
 
+    /// Closes clients idle longer than `timeout` (CONFIG SET timeout), as
+    /// Redis's client cron does; clients waiting on another shard are not idle.
+    fn close_idle(&mut self) {
+        let limit_ms = self.runtime.timeout_secs.saturating_mul(1000);
+        if limit_ms == 0 {
+            return;
+        }
+        let now = self.now;
+        let idle: Vec<u32> = (0..self.conns.len() as u32)
+            .filter(|&s| {
+                self.conns[s as usize].as_ref().is_some_and(|c| {
+                    !c.closing && c.pending.is_empty() && now.saturating_sub(c.last_active_ms) > limit_ms
+                })
+            })
+            .collect();
+        for slot in idle {
+            tracing::debug!("closing idle client");
+            self.begin_close(slot);
+        }
+    }
+
     /// Active expiry, `hz` times a second, with bounded work per tick.
     fn tick(&mut self) {
         let now = Instant::now();
         if now < self.next_tick {
             return;
         }
-        let hz = self.shared.config.hz.clamp(1, 500);
+        let hz = self.runtime.hz;
         self.next_tick = now + Duration::from_millis(1000 / hz as u64);
+        self.close_idle();
         // Like Redis's slow cycle: keep going while expired keys are dense
         // (a quarter of what one step examines), within about 1 ms.
         let deadline = now + Duration::from_millis(1);

@@ -6,6 +6,7 @@ mod bufring;
 mod client_cmd;
 mod command_cmd;
 pub mod config;
+mod config_cmd;
 mod conn;
 mod conn_cmd;
 mod event_loop;

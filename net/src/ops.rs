@@ -18,6 +18,10 @@ pub enum ShardOp {
     ClientList,
     /// CLIENT KILL on the receiving shard's connections.
     ClientKill(crate::client_cmd::KillFilter),
+    /// CONFIG SET, validated by the sender.
+    ConfigSet(Vec<crate::config_cmd::Change>),
+    /// CONFIG RESETSTAT.
+    ResetStats,
 }
 
 pub enum ShardReply {
