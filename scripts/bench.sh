@@ -12,7 +12,8 @@
 #     it measures hits, not misses);
 #   - server CPU per op: utime+stime of the server process plus core 0's
 #     softirq time (loopback TCP processing), over the run, per request.
-# Results go to bench/RESULTS.md (see scripts/bench_report.py).
+# Results go to bench/RESULTS.md (see scripts/bench_report.py), raw records
+# to bench/results.jsonl.
 #
 # QUICK=1 runs fewer requests and keys, for trying the script out.
 # TokenginX candidates are optional: one that does not build or does not
@@ -231,5 +232,7 @@ for shards in 1 2; do
     "$TGX" --bind 127.0.0.1 --port @PORT@ --shards "$shards"
 done
 
-python3 scripts/bench_report.py --quick "$QUICK" "$RECORDS" "$OUT"
-log "wrote $OUT"
+# The raw records are kept beside the report so it can be regenerated.
+cp "$RECORDS" bench/results.jsonl
+python3 scripts/bench_report.py --quick "$QUICK" bench/results.jsonl "$OUT"
+log "wrote $OUT and bench/results.jsonl"

@@ -216,6 +216,14 @@ def main():
         " but the server, tgx-load and interrupts, in cores (0 = quiet; above ~0.2 the row was"
         " disturbed by unrelated work)."
     )
+    noise = sorted(b for b in (background_cores(r) for r in runs.values()) if b is not None)
+    if noise and noise[len(noise) // 2] > 0.2:
+        out += [
+            "",
+            f"**Caution:** other work used a median of {noise[len(noise) // 2]:.2f} cores during the"
+            " runs (see the other load column); throughput and latency here are disturbed. Rerun on a"
+            " quiet machine for figures to quote.",
+        ]
     out += ["", "## Throughput and latency", ""]
     for name in SCENARIOS:
         out += scenario_table(name, runs, servers) + [""]
