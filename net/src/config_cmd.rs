@@ -120,13 +120,29 @@ pub fn notify_flags_to_string(flags: u32) -> String {
     if flags & ALL == ALL {
         s.push('A');
     } else {
-        for (bit, c) in [(GENERIC, 'g'), (STRING, '$'), (LIST, 'l'), (SET, 's'), (HASH, 'h'), (ZSET, 'z'), (EXPIRED, 'x'), (EVICTED, 'e'), (STREAM, 't'), (MODULE, 'd')] {
+        for (bit, c) in [
+            (GENERIC, 'g'),
+            (STRING, '$'),
+            (LIST, 'l'),
+            (SET, 's'),
+            (HASH, 'h'),
+            (ZSET, 'z'),
+            (EXPIRED, 'x'),
+            (EVICTED, 'e'),
+            (STREAM, 't'),
+            (MODULE, 'd'),
+        ] {
             if flags & bit != 0 {
                 s.push(c);
             }
         }
     }
-    for (bit, c) in [(KEYSPACE, 'K'), (KEYEVENT, 'E'), (KEY_MISS, 'm'), (NEW, 'n')] {
+    for (bit, c) in [
+        (KEYSPACE, 'K'),
+        (KEYEVENT, 'E'),
+        (KEY_MISS, 'm'),
+        (NEW, 'n'),
+    ] {
         if flags & bit != 0 {
             s.push(c);
         }
@@ -139,10 +155,13 @@ pub fn run(lp: &mut EventLoop, args: &[Bytes]) -> Plan {
     match &sub[..] {
         b"get" if args.len() >= 3 => done(get(lp, &args[2..])),
         b"set" if args.len() >= 4 && args.len().is_multiple_of(2) => set(lp, &args[2..]),
-        b"resetstat" if args.len() == 2 => Plan::all(lp.shard.count, || ShardOp::ResetStats, Combine::AllOk),
-        b"get" | b"set" | b"resetstat" => {
-            done(Reply::error(errors::wrong_arity(&format!("config|{}", String::from_utf8_lossy(&sub)))))
+        b"resetstat" if args.len() == 2 => {
+            Plan::all(lp.shard.count, || ShardOp::ResetStats, Combine::AllOk)
         }
+        b"get" | b"set" | b"resetstat" => done(Reply::error(errors::wrong_arity(&format!(
+            "config|{}",
+            String::from_utf8_lossy(&sub)
+        )))),
         b"help" => done(Reply::Array(
             [
                 "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -177,12 +196,17 @@ fn values(lp: &EventLoop) -> Vec<(&'static str, String)> {
         ("tcp-keepalive", c.tcp_keepalive.to_string()),
         ("tcp-backlog", c.backlog.to_string()),
         ("proto-max-bulk-len", c.max_bulk_len.to_string()),
-        ("client-query-buffer-limit", c.query_buffer_limit.to_string()),
+        (
+            "client-query-buffer-limit",
+            c.query_buffer_limit.to_string(),
+        ),
         (
             "client-output-buffer-limit",
             format!(
                 "normal {} {} {} replica 268435456 67108864 60 pubsub 33554432 8388608 60",
-                c.output_limit_normal.hard, c.output_limit_normal.soft, c.output_limit_normal.soft_seconds
+                c.output_limit_normal.hard,
+                c.output_limit_normal.soft,
+                c.output_limit_normal.soft_seconds
             ),
         ),
         ("requirepass", r.requirepass.clone().unwrap_or_default()),
@@ -190,14 +214,20 @@ fn values(lp: &EventLoop) -> Vec<(&'static str, String)> {
         ("maxmemory-policy", "noeviction".into()),
         ("appendonly", "no".into()),
         ("save", String::new()),
-        ("notify-keyspace-events", notify_flags_to_string(r.notify_keyspace_events)),
+        (
+            "notify-keyspace-events",
+            notify_flags_to_string(r.notify_keyspace_events),
+        ),
     ]
 }
 
 fn get(lp: &EventLoop, patterns: &[Bytes]) -> Reply {
     let mut out = Vec::new();
     for (name, value) in values(lp) {
-        if patterns.iter().any(|p| shard::cmd::glob::matches(&p.to_ascii_lowercase(), name.as_bytes())) {
+        if patterns
+            .iter()
+            .any(|p| shard::cmd::glob::matches(&p.to_ascii_lowercase(), name.as_bytes()))
+        {
             out.push((Reply::bulk(name), Reply::bulk(value)));
         }
     }
@@ -205,13 +235,19 @@ fn get(lp: &EventLoop, patterns: &[Bytes]) -> Reply {
 }
 
 fn failed(name: &str, why: &str) -> Reply {
-    Reply::error(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"))
+    Reply::error(format!(
+        "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+    ))
 }
 
 fn int_in(name: &str, value: &[u8], min: i64, max: i64) -> Result<i64, Reply> {
-    let v = proto::parse_int(value).ok_or_else(|| failed(name, "argument couldn't be parsed into an integer"))?;
+    let v = proto::parse_int(value)
+        .ok_or_else(|| failed(name, "argument couldn't be parsed into an integer"))?;
     if v < min || v > max {
-        return Err(failed(name, &format!("argument must be between {min} and {max} inclusive")));
+        return Err(failed(
+            name,
+            &format!("argument must be between {min} and {max} inclusive"),
+        ));
     }
     Ok(v)
 }
@@ -221,17 +257,29 @@ pub fn validate(name: &str, value: &[u8]) -> Result<Change, Reply> {
     Ok(match name {
         "timeout" => Change::Timeout(int_in(name, value, 0, i32::MAX as i64)? as u64),
         // Redis clamps hz rather than refusing it.
-        "hz" => Change::Hz(int_in(name, value, i32::MIN as i64, i32::MAX as i64)?.clamp(1, 500) as u32),
+        "hz" => {
+            Change::Hz(int_in(name, value, i32::MIN as i64, i32::MAX as i64)?.clamp(1, 500) as u32)
+        }
         "maxclients" => Change::Maxclients(int_in(name, value, 1, u32::MAX as i64)? as usize),
         "requirepass" => {
-            let text = String::from_utf8(value.to_vec()).map_err(|_| failed(name, "password must be UTF-8"))?;
+            let text = String::from_utf8(value.to_vec())
+                .map_err(|_| failed(name, "password must be UTF-8"))?;
             Change::Requirepass((!text.is_empty()).then_some(text))
         }
-        "notify-keyspace-events" => Change::NotifyKeyspaceEvents(
-            parse_notify_flags(value).ok_or_else(|| failed(name, "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."))?,
-        ),
+        "notify-keyspace-events" => {
+            Change::NotifyKeyspaceEvents(parse_notify_flags(value).ok_or_else(|| {
+                failed(
+                    name,
+                    "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.",
+                )
+            })?)
+        }
         _ if IMMUTABLE.contains(&name) => return Err(failed(name, "can't set immutable config")),
-        _ => return Err(Reply::error(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"))),
+        _ => {
+            return Err(Reply::error(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            )))
+        }
     })
 }
 
@@ -249,7 +297,11 @@ fn set(lp: &mut EventLoop, pairs: &[Bytes]) -> Plan {
         }
         seen.push(name);
     }
-    Plan::all(lp.shard.count, || ShardOp::ConfigSet(changes.clone()), Combine::AllOk)
+    Plan::all(
+        lp.shard.count,
+        || ShardOp::ConfigSet(changes.clone()),
+        Combine::AllOk,
+    )
 }
 
 #[cfg(test)]
@@ -258,9 +310,18 @@ mod tests {
 
     #[test]
     fn notify_flags_round_trip_like_redis() {
-        assert_eq!(notify_flags_to_string(parse_notify_flags(b"KEA").unwrap()), "AKE");
-        assert_eq!(notify_flags_to_string(parse_notify_flags(b"Ex").unwrap()), "xE");
-        assert_eq!(notify_flags_to_string(parse_notify_flags(b"gn").unwrap()), "gn");
+        assert_eq!(
+            notify_flags_to_string(parse_notify_flags(b"KEA").unwrap()),
+            "AKE"
+        );
+        assert_eq!(
+            notify_flags_to_string(parse_notify_flags(b"Ex").unwrap()),
+            "xE"
+        );
+        assert_eq!(
+            notify_flags_to_string(parse_notify_flags(b"gn").unwrap()),
+            "gn"
+        );
         assert_eq!(notify_flags_to_string(parse_notify_flags(b"").unwrap()), "");
         assert!(parse_notify_flags(b"Q").is_none());
     }
@@ -274,7 +335,10 @@ mod tests {
         assert_eq!(err("timeout", "abc"), "ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer");
         assert_eq!(err("timeout", "-1"), "ERR CONFIG SET failed (possibly related to argument 'timeout') - argument must be between 0 and 2147483647 inclusive");
         assert_eq!(err("port", "1"), "ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config");
-        assert_eq!(err("nosuch", "1"), "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'");
+        assert_eq!(
+            err("nosuch", "1"),
+            "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"
+        );
         assert!(matches!(validate("hz", b"1000"), Ok(Change::Hz(500))));
     }
 }

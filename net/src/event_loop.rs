@@ -695,7 +695,9 @@ impl EventLoop {
             }
             ShardOp::ResetStats => {
                 self.stats = LoopStats::default();
-                self.shard.dbs_mut().for_each(|db| db.stats = Default::default());
+                self.shard
+                    .dbs_mut()
+                    .for_each(|db| db.stats = Default::default());
                 ShardReply::Reply(Reply::Ok)
             }
         }
@@ -773,7 +775,9 @@ impl EventLoop {
         let idle: Vec<u32> = (0..self.conns.len() as u32)
             .filter(|&s| {
                 self.conns[s as usize].as_ref().is_some_and(|c| {
-                    !c.closing && c.pending.is_empty() && now.saturating_sub(c.last_active_ms) > limit_ms
+                    !c.closing
+                        && c.pending.is_empty()
+                        && now.saturating_sub(c.last_active_ms) > limit_ms
                 })
             })
             .collect();

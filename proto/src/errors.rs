@@ -21,7 +21,8 @@ pub const AUTH_NOT_CONFIGURED: &str = "ERR AUTH <password> called without any pa
 pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
 pub const CURSOR: &str = "ERR invalid cursor";
 pub const VALUE_NAN_OR_INFINITY: &str = "ERR value is NaN or Infinity";
-pub const EXPIRE_NX_WITH_OTHERS: &str = "ERR NX and XX, GT or LT options at the same time are not compatible";
+pub const EXPIRE_NX_WITH_OTHERS: &str =
+    "ERR NX and XX, GT or LT options at the same time are not compatible";
 pub const EXPIRE_GT_WITH_LT: &str = "ERR GT and LT options at the same time are not compatible";
 
 /// `-ERR wrong number of arguments for 'get' command`; `name` is the full
@@ -81,6 +82,9 @@ mod tests {
             "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
         );
         let none: [&[u8]; 0] = [];
-        assert_eq!(unknown_command(b"foo", &none), "ERR unknown command 'foo', with args beginning with: ");
+        assert_eq!(
+            unknown_command(b"foo", &none),
+            "ERR unknown command 'foo', with args beginning with: "
+        );
     }
 }

@@ -35,7 +35,11 @@ const UNAUTHENTICATED_BULK: i64 = 16384;
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bulk_len: 512 * 1024 * 1024, max_multibulk_len: i32::MAX as usize, unauthenticated: false }
+        Limits {
+            max_bulk_len: 512 * 1024 * 1024,
+            max_multibulk_len: i32::MAX as usize,
+            unauthenticated: false,
+        }
     }
 }
 
@@ -64,7 +68,11 @@ pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Parse, Proto
         if buf.is_empty() {
             return Ok(Parse::Incomplete(1));
         }
-        let parsed = if buf[0] == b'*' { multibulk(buf, limits)? } else { inline(buf)? };
+        let parsed = if buf[0] == b'*' {
+            multibulk(buf, limits)?
+        } else {
+            inline(buf)?
+        };
         match parsed {
             Step::Args(args) if args.is_empty() => continue,
             Step::Args(args) => return Ok(Parse::Request(args)),
@@ -84,7 +92,11 @@ fn line(input: &[u8]) -> IResult<&[u8], &[u8]> {
 }
 
 /// Reads the `*N` / `$N` line at `pos`; `None` means more bytes are needed.
-fn header<'a>(buf: &'a [u8], pos: usize, too_big: &str) -> Result<Option<(&'a [u8], usize)>, ProtocolError> {
+fn header<'a>(
+    buf: &'a [u8],
+    pos: usize,
+    too_big: &str,
+) -> Result<Option<(&'a [u8], usize)>, ProtocolError> {
     match line(&buf[pos..]) {
         Ok((rest, text)) => Ok(Some((text, buf.len() - rest.len()))),
         Err(nom::Err::Incomplete(_)) => {
@@ -120,7 +132,9 @@ fn multibulk(buf: &mut BytesMut, limits: &Limits) -> Result<Step, ProtocolError>
         }
         if buf[pos] != b'$' {
             let got = buf[pos] as char;
-            return Err(ProtocolError(format!("Protocol error: expected '$', got '{got}'")));
+            return Err(ProtocolError(format!(
+                "Protocol error: expected '$', got '{got}'"
+            )));
         }
         let Some((len, start)) = header(buf, pos, "too big bulk count string")? else {
             return Ok(Step::Incomplete(buf.len() + 1));
@@ -141,7 +155,9 @@ fn multibulk(buf: &mut BytesMut, limits: &Limits) -> Result<Step, ProtocolError>
         pos = end;
     }
     let frame = buf.split_to(pos).freeze();
-    Ok(Step::Args(spans.into_iter().map(|r| frame.slice(r)).collect()))
+    Ok(Step::Args(
+        spans.into_iter().map(|r| frame.slice(r)).collect(),
+    ))
 }
 
 fn inline(buf: &mut BytesMut) -> Result<Step, ProtocolError> {
@@ -185,7 +201,9 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
             if in_double {
                 match c {
                     None => return None,
-                    Some(b'\\') if line.get(i + 1) == Some(&b'x') && hex_pair(line, i + 2).is_some() => {
+                    Some(b'\\')
+                        if line.get(i + 1) == Some(&b'x') && hex_pair(line, i + 2).is_some() =>
+                    {
                         current.push(hex_pair(line, i + 2)?);
                         i += 3;
                     }
@@ -317,7 +335,9 @@ mod tests {
                 Parse::Request(_) => panic!("complete at {cut}"),
             }
             buf.extend_from_slice(&input[cut..]);
-            let Parse::Request(args) = parse_request(&mut buf, &Limits::default()).unwrap() else { panic!() };
+            let Parse::Request(args) = parse_request(&mut buf, &Limits::default()).unwrap() else {
+                panic!()
+            };
             assert_eq!(args[2].as_ref(), b"va\r\nl");
             assert!(buf.is_empty());
         }
@@ -326,7 +346,10 @@ mod tests {
     #[test]
     fn incomplete_bulk_reports_total_length() {
         let mut buf = BytesMut::from(&b"*1\r\n$100\r\nabc"[..]);
-        assert_eq!(parse_request(&mut buf, &Limits::default()), Ok(Parse::Incomplete(4 + 6 + 102)));
+        assert_eq!(
+            parse_request(&mut buf, &Limits::default()),
+            Ok(Parse::Incomplete(4 + 6 + 102))
+        );
     }
 
     #[test]
@@ -340,30 +363,60 @@ mod tests {
         let err = |input: &[u8]| parse_all(input).1.unwrap_err().0;
         assert_eq!(err(b"*x\r\n"), "Protocol error: invalid multibulk length");
         assert_eq!(err(b"*1\r\n$-5\r\n"), "Protocol error: invalid bulk length");
-        assert_eq!(err(b"*1\r\n$abc\r\n"), "Protocol error: invalid bulk length");
-        assert_eq!(err(b"*1\r\n:5\r\n"), "Protocol error: expected '$', got ':'");
-        assert_eq!(err(b"SET \"a b\r\n"), "Protocol error: unbalanced quotes in request");
+        assert_eq!(
+            err(b"*1\r\n$abc\r\n"),
+            "Protocol error: invalid bulk length"
+        );
+        assert_eq!(
+            err(b"*1\r\n:5\r\n"),
+            "Protocol error: expected '$', got ':'"
+        );
+        assert_eq!(
+            err(b"SET \"a b\r\n"),
+            "Protocol error: unbalanced quotes in request"
+        );
         let long = vec![b'a'; INLINE_MAX + 1];
         assert_eq!(err(&long), "Protocol error: too big inline request");
         let mut long = b"*1".to_vec();
         long.extend(vec![b'1'; INLINE_MAX]);
         assert_eq!(err(&long), "Protocol error: too big mbulk count string");
-        let limits = Limits { max_bulk_len: 10, ..Limits::default() };
+        let limits = Limits {
+            max_bulk_len: 10,
+            ..Limits::default()
+        };
         let mut buf = BytesMut::from(&b"*1\r\n$11\r\n"[..]);
-        assert_eq!(parse_request(&mut buf, &limits).unwrap_err().0, "Protocol error: invalid bulk length");
-        let anonymous = Limits { unauthenticated: true, ..Limits::default() };
+        assert_eq!(
+            parse_request(&mut buf, &limits).unwrap_err().0,
+            "Protocol error: invalid bulk length"
+        );
+        let anonymous = Limits {
+            unauthenticated: true,
+            ..Limits::default()
+        };
         let mut buf = BytesMut::from(&b"*11\r\n"[..]);
-        assert_eq!(parse_request(&mut buf, &anonymous).unwrap_err().0, "Protocol error: unauthenticated multibulk length");
+        assert_eq!(
+            parse_request(&mut buf, &anonymous).unwrap_err().0,
+            "Protocol error: unauthenticated multibulk length"
+        );
         let mut buf = BytesMut::from(&b"*1\r\n$16385\r\n"[..]);
-        assert_eq!(parse_request(&mut buf, &anonymous).unwrap_err().0, "Protocol error: unauthenticated bulk length");
+        assert_eq!(
+            parse_request(&mut buf, &anonymous).unwrap_err().0,
+            "Protocol error: unauthenticated bulk length"
+        );
         let mut buf = BytesMut::from(&b"*10\r\n$16384\r\n"[..]);
-        assert!(matches!(parse_request(&mut buf, &anonymous), Ok(Parse::Incomplete(_))));
+        assert!(matches!(
+            parse_request(&mut buf, &anonymous),
+            Ok(Parse::Incomplete(_))
+        ));
     }
 
     #[test]
     fn inline_quoting_like_redis() {
         let (reqs, _) = parse_all(b"set \"a\\x41\\n\" 'it\\'s'\r\n");
-        assert_eq!(reqs, vec![vec![b"set".to_vec(), b"aA\n".to_vec(), b"it's".to_vec()]]);
+        assert_eq!(
+            reqs,
+            vec![vec![b"set".to_vec(), b"aA\n".to_vec(), b"it's".to_vec()]]
+        );
         assert_eq!(split_args(b"\"a\"b"), None);
         assert_eq!(split_args(b"'a"), None);
     }
@@ -380,7 +433,17 @@ mod tests {
         assert_eq!(parse_int(b"0"), Some(0));
         assert_eq!(parse_int(b"-9223372036854775808"), Some(i64::MIN));
         assert_eq!(parse_int(b"9223372036854775807"), Some(i64::MAX));
-        for bad in [&b""[..], b"-", b"-0", b"01", b"+1", b" 1", b"1 ", b"9223372036854775808", b"1.0"] {
+        for bad in [
+            &b""[..],
+            b"-",
+            b"-0",
+            b"01",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"9223372036854775808",
+            b"1.0",
+        ] {
             assert_eq!(parse_int(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }

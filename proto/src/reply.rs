@@ -189,7 +189,11 @@ pub fn format_double(d: f64) -> String {
 /// C's `%.{precision}g`.
 pub fn format_g(d: f64, precision: usize) -> String {
     if d == 0.0 {
-        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let sci = format!("{:.*e}", precision - 1, d);
     let (mantissa, exp) = sci.split_once('e').expect("exponent form");
@@ -239,7 +243,13 @@ mod tests {
     #[test]
     fn maps_flatten_for_resp2() {
         let m = Reply::Map(vec![(Reply::bulk_from(b"a"), Reply::Integer(1))]);
-        assert_eq!(both(&m), ("*2\r\n$1\r\na\r\n:1\r\n".into(), "%1\r\n$1\r\na\r\n:1\r\n".into()));
+        assert_eq!(
+            both(&m),
+            (
+                "*2\r\n$1\r\na\r\n:1\r\n".into(),
+                "%1\r\n$1\r\na\r\n:1\r\n".into()
+            )
+        );
     }
 
     #[test]
@@ -251,6 +261,9 @@ mod tests {
         assert_eq!(format_double(0.0001), "0.0001");
         assert_eq!(format_double(0.00001), "1.0000000000000001e-05");
         assert_eq!(format_double(f64::INFINITY), "inf");
-        assert_eq!(both(&Reply::Double(2.0)), ("$1\r\n2\r\n".into(), ",2\r\n".into()));
+        assert_eq!(
+            both(&Reply::Double(2.0)),
+            ("$1\r\n2\r\n".into(), ",2\r\n".into())
+        );
     }
 }

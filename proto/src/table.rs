@@ -83,7 +83,11 @@ impl CommandSpec {
     /// Positions of the key arguments for a call with `argc` arguments.
     pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
         let (first, step) = (self.first_key, self.step.max(1));
-        let last = if self.last_key < 0 { argc as i32 + self.last_key } else { self.last_key.min(argc as i32 - 1) };
+        let last = if self.last_key < 0 {
+            argc as i32 + self.last_key
+        } else {
+            self.last_key.min(argc as i32 - 1)
+        };
         let range = if first <= 0 { 0..0 } else { first..last + 1 };
         range.step_by(step as usize).map(|i| i as usize)
     }
@@ -108,7 +112,11 @@ impl CommandSpec {
             "connection" => cats.push("@connection"),
             _ => {}
         }
-        cats.push(if self.has(flags::FAST) { "@fast" } else { "@slow" });
+        cats.push(if self.has(flags::FAST) {
+            "@fast"
+        } else {
+            "@slow"
+        });
         cats
     }
 }

@@ -75,7 +75,10 @@ impl Db {
 
     fn index(&self, key: &[u8]) -> usize {
         let slot = key_slot(key) as usize;
-        debug_assert!(self.slots().contains(&(slot as u16)), "key routed to the wrong shard");
+        debug_assert!(
+            self.slots().contains(&(slot as u16)),
+            "key routed to the wrong shard"
+        );
         slot - self.first_slot as usize
     }
 
@@ -98,7 +101,14 @@ impl Db {
         let i = self.index(key);
         let hash = self.hash(key);
         // Borrow fields apart so the entry can be returned from one branch.
-        let Db { tables, volatile, len, volatile_len, stats, .. } = self;
+        let Db {
+            tables,
+            volatile,
+            len,
+            volatile_len,
+            stats,
+            ..
+        } = self;
         // find_entry, unlike entry, never grows the table on a miss.
         match tables[i].find_entry(hash, |n| *n.key == *key) {
             Ok(o) if o.get().entry.is_expired(now) => {
@@ -154,7 +164,10 @@ impl Db {
                 }
             }
             Slot::Vacant(v) => {
-                v.insert(Box::new(Node { key: key.into(), entry }));
+                v.insert(Box::new(Node {
+                    key: key.into(),
+                    entry,
+                }));
                 self.len += 1;
                 None
             }
@@ -165,7 +178,9 @@ impl Db {
     pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
         let i = self.index(key);
         let hash = self.hash(key);
-        let Ok(o) = self.tables[i].find_entry(hash, |n| *n.key == *key) else { return None };
+        let Ok(o) = self.tables[i].find_entry(hash, |n| *n.key == *key) else {
+            return None;
+        };
         let (old, _) = o.remove();
         let old = old.entry;
         self.forget(i, &old);
@@ -180,7 +195,9 @@ impl Db {
     /// Sets or clears (0) a live key's expiry time. Returns false if absent.
     pub fn set_expiry(&mut self, key: &[u8], expire_at: u64, now: u64) -> bool {
         let i = self.index(key);
-        let Some(entry) = self.get_mut(key, now) else { return false };
+        let Some(entry) = self.get_mut(key, now) else {
+            return false;
+        };
         let had = entry.expire_at != 0;
         entry.expire_at = expire_at;
         match (had, expire_at != 0) {
@@ -221,7 +238,9 @@ impl Db {
     /// The keys and entries of one slot, for SCAN and KEYS. Expired keys may
     /// be among them: callers check [`Entry::is_expired`].
     pub fn slot_entries(&self, slot: u16) -> impl Iterator<Item = (&[u8], &Entry)> {
-        self.tables[(slot - self.first_slot) as usize].iter().map(|n| (&*n.key, &n.entry))
+        self.tables[(slot - self.first_slot) as usize]
+            .iter()
+            .map(|n| (&*n.key, &n.entry))
     }
 
     /// How many keys one slot holds (expired ones not yet reclaimed included).
@@ -275,7 +294,11 @@ impl Db {
         let start = (seed as usize) % n;
         for step in 0..n {
             let table = &self.tables[(start + step) % n];
-            let live: Vec<&[u8]> = table.iter().filter(|n| !n.entry.is_expired(now)).map(|n| &*n.key).collect();
+            let live: Vec<&[u8]> = table
+                .iter()
+                .filter(|n| !n.entry.is_expired(now))
+                .map(|n| &*n.key)
+                .collect();
             if !live.is_empty() {
                 return Some(live[(seed >> 32) as usize % live.len()].into());
             }
@@ -286,7 +309,10 @@ impl Db {
 
 /// Shorthand used by executors for a string value with no TTL.
 pub fn string_entry(data: &[u8]) -> Entry {
-    Entry { value: Value::Str(data.into()), expire_at: 0 }
+    Entry {
+        value: Value::Str(data.into()),
+        expire_at: 0,
+    }
 }
 
 #[cfg(test)]
@@ -298,7 +324,10 @@ mod tests {
     }
 
     fn with_ttl(data: &[u8], at: u64) -> Entry {
-        Entry { value: Value::Str(data.into()), expire_at: at }
+        Entry {
+            value: Value::Str(data.into()),
+            expire_at: at,
+        }
     }
 
     #[test]
@@ -309,14 +338,20 @@ mod tests {
         assert!(db.get_read(b"k", 100).is_none());
         assert_eq!(db.len(), 0);
         assert_eq!(db.volatile_len(), 0);
-        assert_eq!((db.stats.hits, db.stats.misses, db.stats.expired), (1, 1, 1));
+        assert_eq!(
+            (db.stats.hits, db.stats.misses, db.stats.expired),
+            (1, 1, 1)
+        );
     }
 
     #[test]
     fn overwrite_reports_only_live_old_values() {
         let mut db = db();
         assert!(db.insert(b"k", with_ttl(b"a", 10), 0).is_none());
-        assert!(db.insert(b"k", string_entry(b"b"), 20).is_none(), "old value had expired");
+        assert!(
+            db.insert(b"k", string_entry(b"b"), 20).is_none(),
+            "old value had expired"
+        );
         assert!(db.insert(b"k", string_entry(b"c"), 20).is_some());
         assert_eq!((db.len(), db.volatile_len()), (1, 0));
     }

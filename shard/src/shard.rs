@@ -62,7 +62,10 @@ impl Shard {
 
     /// The databases that exist, with their index.
     pub fn dbs(&self) -> impl Iterator<Item = (usize, &Db)> {
-        self.dbs.iter().enumerate().filter_map(|(i, d)| d.as_deref().map(|d| (i, d)))
+        self.dbs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| d.as_deref().map(|d| (i, d)))
     }
 
     pub fn dbs_mut(&mut self) -> impl Iterator<Item = &mut Db> {

@@ -614,7 +614,10 @@ mod tests {
         assert_eq!(run(&mut s, T0, &["exists", "nope"]), int(0));
         // Long double arithmetic, as Redis: 0.1 + 0.2 prints as 0.3.
         run(&mut s, T0, &["hset", "h", "f", "0.1"]);
-        assert_eq!(run(&mut s, T0, &["hincrbyfloat", "h", "f", "0.2"]), bulk("0.3"));
+        assert_eq!(
+            run(&mut s, T0, &["hincrbyfloat", "h", "f", "0.2"]),
+            bulk("0.3")
+        );
         run(&mut s, T0, &["hset", "h", "s", "abc", "huge", "1e4932"]);
         assert_eq!(
             run(&mut s, T0, &["hincrbyfloat", "h", "s", "1"]),

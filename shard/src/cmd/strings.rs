@@ -561,7 +561,6 @@ pub fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     Reply::Integer(current.len() as i64)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

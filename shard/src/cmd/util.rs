@@ -16,7 +16,10 @@ pub fn float_arg(arg: &[u8]) -> Result<f64, Reply> {
 
 pub fn parse_float(arg: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(arg).ok()?;
-    if text.is_empty() || text.starts_with(char::is_whitespace) || text.ends_with(char::is_whitespace) {
+    if text.is_empty()
+        || text.starts_with(char::is_whitespace)
+        || text.ends_with(char::is_whitespace)
+    {
         return None;
     }
     let v: f64 = match text.to_ascii_lowercase().as_str() {
