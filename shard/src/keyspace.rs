@@ -13,6 +13,7 @@
 //! costs 9 bytes a key, with the 48-byte key-and-entry buckets it replaced,
 //! about 50. The price is one more pointer to follow per lookup.
 
+use crate::key::Key;
 use crate::value::{Entry, Value};
 use hashbrown::hash_table::Entry as Slot;
 use hashbrown::{DefaultHashBuilder, HashTable};
@@ -22,7 +23,7 @@ use std::ops::Range;
 
 /// A key and what is stored under it.
 pub struct Node {
-    pub key: Box<[u8]>,
+    pub key: Key,
     pub entry: Entry,
 }
 
@@ -165,11 +166,53 @@ impl Db {
             }
             Slot::Vacant(v) => {
                 v.insert(Box::new(Node {
-                    key: key.into(),
+                    key: Key::new(key),
                     entry,
                 }));
                 self.len += 1;
                 None
+            }
+        }
+    }
+
+    /// Stores a string under `key`, replacing any value, in one lookup.
+    /// When the old value is a string of the same length its memory is
+    /// reused: overwriting a session or token of fixed size then allocates
+    /// nothing.
+    pub fn set_str(&mut self, key: &[u8], value: &[u8], expire_at: u64, now: u64) {
+        let i = self.index(key);
+        let hash = self.hash(key);
+        if expire_at != 0 {
+            self.volatile[i] += 1;
+            self.volatile_len += 1;
+        }
+        let hasher = &self.hasher;
+        match self.tables[i].entry(hash, |n| *n.key == *key, |n| hasher.hash_one(&*n.key)) {
+            Slot::Occupied(mut o) => {
+                let entry = &mut o.get_mut().entry;
+                let (old_expire, expired) = (entry.expire_at, entry.is_expired(now));
+                match &mut entry.value {
+                    Value::Str(old) if old.len() == value.len() => old.copy_from_slice(value),
+                    other => *other = Value::Str(value.into()),
+                }
+                entry.expire_at = expire_at;
+                if old_expire != 0 {
+                    self.volatile[i] -= 1;
+                    self.volatile_len -= 1;
+                }
+                if expired {
+                    self.stats.expired += 1;
+                }
+            }
+            Slot::Vacant(v) => {
+                v.insert(Box::new(Node {
+                    key: Key::new(key),
+                    entry: Entry {
+                        value: Value::Str(value.into()),
+                        expire_at,
+                    },
+                }));
+                self.len += 1;
             }
         }
     }
@@ -370,6 +413,23 @@ mod tests {
         assert_eq!(removed, 1000);
         assert_eq!(db.len(), 1);
         assert_eq!(db.stats.expired, 1000);
+    }
+
+    #[test]
+    fn set_str_replaces_in_place_and_keeps_counts() {
+        let mut db = db();
+        db.set_str(b"k", b"aaa", 100, 0);
+        db.set_str(b"k", b"bbb", 0, 10);
+        assert_eq!(
+            db.get_read(b"k", 10).unwrap().value,
+            Value::Str(b"bbb"[..].into())
+        );
+        assert_eq!((db.len(), db.volatile_len()), (1, 0));
+        db.set_str(b"k", b"longer", 50, 10);
+        assert_eq!((db.len(), db.volatile_len()), (1, 1));
+        // Over an expired value: counted as expired, replaced.
+        db.set_str(b"k", b"x", 0, 60);
+        assert_eq!((db.len(), db.volatile_len(), db.stats.expired), (1, 0, 1));
     }
 
     #[test]

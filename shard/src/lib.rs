@@ -19,6 +19,7 @@
 
 pub mod cmd;
 pub mod exec;
+pub mod key;
 pub mod keyspace;
 pub mod shard;
 pub mod value;

@@ -173,6 +173,11 @@ pub fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     let (key, value) = (&args[1], &args[2]);
+    if !(opts.get || opts.nx || opts.xx || opts.keepttl) {
+        // The common case needs no look at the old value: one lookup.
+        store(ctx, key, value, at.unwrap_or(0));
+        return Reply::Ok;
+    }
     let old = if opts.get {
         match read_str(ctx, key) {
             Ok(old) => Some(old),
@@ -211,11 +216,7 @@ fn live_ttl(ctx: &mut Ctx, key: &[u8]) -> Option<u64> {
 
 fn store(ctx: &mut Ctx, key: &[u8], value: &[u8], expire_at: u64) {
     let now = ctx.now;
-    let entry = Entry {
-        value: Value::Str(value.into()),
-        expire_at,
-    };
-    ctx.db().insert(key, entry, now);
+    ctx.db().set_str(key, value, expire_at, now);
 }
 
 fn set_with_expire(ctx: &mut Ctx, args: &[Bytes], unit: ExpireUnit, command: &str) -> Reply {
