@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run build release test unit deps lint bench fuzz clean
+.PHONY: run build release test deps lint bench fuzz clean
 
 run: release
 	./scripts/memlock.sh ./target/release/tokenginx
@@ -29,6 +29,13 @@ lint:
 # QUICK=1 make bench for a short trial run. Never part of `make test`.
 bench:
 	./scripts/bench.sh
+
+# Fuzz the RESP request parser for FUZZ_SECONDS (default 600). cargo fuzz
+# needs compiler flags that stable rustc only takes with RUSTC_BOOTSTRAP=1.
+FUZZ_SECONDS ?= 600
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd proto && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run resp_request -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
 
 clean:
 	$(CARGO) clean

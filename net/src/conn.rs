@@ -3,7 +3,7 @@
 //! cores.
 
 use crate::gather::Gather;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use proto::{Protocol, Reply};
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
@@ -31,6 +31,10 @@ pub struct Conn {
     pub last_cmd: &'static str,
     /// Unparsed input.
     pub rbuf: BytesMut,
+    /// Requests parsed but not yet run (a pipeline is parsed in batches).
+    pub parsed: VecDeque<Vec<Bytes>>,
+    /// A protocol error found after the requests in `parsed`; sent once they ran.
+    pub parse_error: Option<String>,
     /// Don't try to parse again until `rbuf` holds this many bytes.
     pub need: usize,
     /// Replies not yet handed to the kernel.
@@ -71,6 +75,8 @@ impl Conn {
             last_active_ms: now,
             last_cmd: "NULL",
             rbuf: BytesMut::with_capacity(16 * 1024),
+            parsed: VecDeque::new(),
+            parse_error: None,
             need: 1,
             out: BytesMut::with_capacity(16 * 1024),
             sending: BytesMut::with_capacity(16 * 1024),

@@ -127,6 +127,28 @@ impl Db {
         }
     }
 
+    /// Starts loading the table of `key`'s slot into the cache. The first
+    /// of two prefetch passes over a pipeline (see the net crate): a hint
+    /// only, with no effect on the data.
+    pub fn prefetch_slot(&self, key: &[u8]) {
+        prefetch(
+            &self.tables[self.index(key)] as *const Table as *const u8,
+            1,
+        );
+    }
+
+    /// Finds `key` without side effects and starts loading its value, so
+    /// that a lookup moments later finds everything in the cache.
+    pub fn prefetch_value(&self, key: &[u8]) {
+        let hash = self.hash(key);
+        if let Some(node) = self.tables[self.index(key)].find(hash, |n| *n.key == *key) {
+            match &node.entry.value {
+                Value::Str(s) => prefetch(s.as_ptr(), s.len().div_ceil(64).min(4)),
+                Value::Hash(h) => prefetch(&**h as *const _ as *const u8, 1),
+            }
+        }
+    }
+
     /// Looks a key up for a read, counting a keyspace hit or miss.
     pub fn get_read(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
         // Two-step to keep the borrow checker content with counting after the lookup.
@@ -348,6 +370,23 @@ impl Db {
         }
         None
     }
+}
+
+/// Asks the CPU to start loading `lines` cache lines from `ptr`.
+#[inline]
+fn prefetch(ptr: *const u8, lines: usize) {
+    #[cfg(target_arch = "x86_64")]
+    for i in 0..lines {
+        // SAFETY: prefetching is a hint; it never faults, whatever the address.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch(
+                ptr.wrapping_add(i * 64) as *const i8,
+                std::arch::x86_64::_MM_HINT_T0,
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (ptr, lines);
 }
 
 /// Shorthand used by executors for a string value with no TTL.

@@ -60,6 +60,11 @@ impl Shard {
         self.dbs[index].get_or_insert_with(|| Box::new(Db::new(slots)))
     }
 
+    /// Database `index` if it was ever used (no creation: for read-only peeks).
+    pub fn existing_db(&self, index: usize) -> Option<&Db> {
+        self.dbs.get(index)?.as_deref()
+    }
+
     /// The databases that exist, with their index.
     pub fn dbs(&self) -> impl Iterator<Item = (usize, &Db)> {
         self.dbs
