@@ -55,6 +55,8 @@ pub struct Conn {
     pub barrier: bool,
     /// On the dirty list already.
     pub dirty: bool,
+    /// When the output first stayed over the soft limit (0: it is not over).
+    pub soft_limit_since_ms: u64,
 }
 
 impl Conn {
@@ -88,6 +90,7 @@ impl Conn {
             first_seq: 0,
             barrier: false,
             dirty: false,
+            soft_limit_since_ms: 0,
         }
     }
 

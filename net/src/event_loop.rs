@@ -475,7 +475,7 @@ impl EventLoop {
                 self.process_input(&mut conn, slot);
             }
             conn.drain_ready();
-            let over = self.output_over_limit(&conn);
+            let over = self.output_over_limit(&mut conn);
             self.conns[slot as usize] = Some(conn);
             if over {
                 self.begin_close(slot);
@@ -490,9 +490,36 @@ impl EventLoop {
         }
     }
 
-    fn output_over_limit(&self, conn: &Conn) -> bool {
+    /// Redis's client-output-buffer-limit: over `hard` bytes closes at once;
+    /// over `soft` bytes for longer than `soft_seconds` closes too.
+    fn output_over_limit(&self, conn: &mut Conn) -> bool {
         let limit = self.shared.config.output_limit_normal;
-        limit.hard > 0 && conn.output_len() > limit.hard
+        let used = conn.output_len();
+        if limit.hard > 0 && used >= limit.hard {
+            tracing::warn!(
+                client = conn.id,
+                used,
+                "closing client over the hard output buffer limit"
+            );
+            return true;
+        }
+        if limit.soft == 0 || used < limit.soft {
+            conn.soft_limit_since_ms = 0;
+            return false;
+        }
+        if conn.soft_limit_since_ms == 0 {
+            conn.soft_limit_since_ms = self.now;
+            return false;
+        }
+        let over = self.now.saturating_sub(conn.soft_limit_since_ms) >= limit.soft_seconds * 1000;
+        if over {
+            tracing::warn!(
+                client = conn.id,
+                used,
+                "closing client over the soft output buffer limit"
+            );
+        }
+        over
     }
 
     fn process_input(&mut self, conn: &mut Conn, slot: u32) {
@@ -500,6 +527,11 @@ impl EventLoop {
             if let Some(args) = conn.parsed.pop_front() {
                 self.stats.total_commands += 1;
                 self.dispatch(conn, slot, args);
+                // Stop at the hard output limit; the caller closes the client.
+                let hard = self.shared.config.output_limit_normal.hard;
+                if hard > 0 && conn.output_len() >= hard {
+                    return;
+                }
                 continue;
             }
             if let Some(error) = conn.parse_error.take() {

@@ -396,6 +396,11 @@ impl Conn {
         self.stream.write_all(bytes).expect("write to server");
     }
 
+    /// Writes without panicking: the error tells whether the server closed.
+    pub fn try_send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
     fn fill(&mut self) -> io::Result<usize> {
         let mut chunk = [0u8; 65536];
         let n = self.stream.read(&mut chunk)?;
