@@ -80,6 +80,7 @@ pub fn run(lp: &mut EventLoop, conn: &mut Conn, cmd: ConnCmd, args: Vec<Bytes>) 
                 parts: Vec::new(),
                 combine: Combine::Silent,
                 barrier: false,
+                hold: Vec::new(),
             }
         }
     }

@@ -86,11 +86,11 @@ pub struct EventLoop {
     pub conns: Vec<Option<Conn>>,
     generations: Vec<u32>,
     free: Vec<u32>,
-    dirty: Vec<u32>,
+    pub(crate) dirty: Vec<u32>,
     rearm: Vec<u32>,
     mailbox: Mailbox,
-    peers: Vec<Peer>,
-    to_wake: Vec<bool>,
+    pub(crate) peers: Vec<Peer>,
+    pub(crate) to_wake: Vec<bool>,
     wake_buf: Box<u64>,
     pub now: u64,
     pub stats: LoopStats,
@@ -103,6 +103,13 @@ pub struct EventLoop {
     stopping: bool,
     /// Set once this loop's connections have nothing left to send.
     drained: bool,
+    /// Cross-shard atomic commands this shard coordinates (see atomic.rs).
+    pub(crate) txs: hashbrown::HashMap<u64, crate::atomic::Tx>,
+    pub(crate) next_tx: u64,
+    /// The atomic command holding this shard, if any: nothing else runs.
+    pub(crate) held_by: Option<u64>,
+    /// Requests that arrived while held, in arrival order.
+    pub(crate) deferred: VecDeque<Message>,
 }
 
 impl EventLoop {
@@ -148,6 +155,10 @@ impl EventLoop {
             next_tick: Instant::now(),
             stopping: false,
             drained: false,
+            txs: hashbrown::HashMap::new(),
+            next_tx: 0,
+            held_by: None,
+            deferred: VecDeque::new(),
         })
     }
 
@@ -210,9 +221,13 @@ impl EventLoop {
                 self.arm_recv(slot);
             }
             self.drain_mailbox();
-            self.process_dirty();
+            // A held shard runs nothing but the holder's parts (atomic.rs);
+            // its clients' input waits, and so does the expiry cycle.
+            if self.held_by.is_none() {
+                self.process_dirty();
+                self.tick();
+            }
             self.wake_peers();
-            self.tick();
             if self.shared.shutdown.load(Ordering::Acquire) && self.shutdown_step() {
                 return Ok(());
             }
@@ -221,7 +236,8 @@ impl EventLoop {
     }
 
     fn wait(&mut self) -> io::Result<()> {
-        let busy = !self.dirty.is_empty() || !self.mailbox.rx.is_empty() || !self.rearm.is_empty();
+        let runnable = !self.dirty.is_empty() && self.held_by.is_none();
+        let busy = runnable || !self.mailbox.rx.is_empty() || !self.rearm.is_empty();
         let result = if busy {
             self.uring.submit()
         } else if self.mailbox.prepare_to_sleep() {
@@ -658,10 +674,15 @@ impl EventLoop {
                         parts,
                         combine,
                         barrier: plan.barrier,
+                        hold: plan.hold,
                     };
                     self.start_plan(conn, slot, plan);
                 }
             }
+            return;
+        }
+        if !plan.hold.is_empty() {
+            self.start_atomic(conn, slot, plan);
             return;
         }
         let n = plan.parts.len();
@@ -690,6 +711,7 @@ impl EventLoop {
                     generation: conn.generation,
                     seq,
                     part: part as u32,
+                    tx: 0,
                 };
                 self.peers[shard].send(Message::Request {
                     reply_to,
@@ -781,6 +803,10 @@ impl EventLoop {
                 changes.iter().for_each(|c| self.runtime.apply(c));
                 ShardReply::Reply(Reply::Ok)
             }
+            // Holds only travel through the mailbox (atomic.rs), never as parts.
+            ShardOp::Hold | ShardOp::Release => {
+                ShardReply::Reply(Reply::error("ERR internal error: hold outside the mailbox"))
+            }
             ShardOp::ResetStats => {
                 self.stats = LoopStats::default();
                 self.shard
@@ -820,10 +846,9 @@ impl EventLoop {
                 break;
             };
             match msg {
-                Message::Request { reply_to, db, op } => {
-                    let reply = self.run_op(db as usize, op);
-                    self.peers[reply_to.shard].send(Message::Response { reply_to, reply });
-                    self.to_wake[reply_to.shard] = true;
+                Message::Request { reply_to, db, op } => self.handle_request(reply_to, db, op),
+                Message::Response { reply_to, reply } if reply_to.tx != 0 => {
+                    self.on_tx_response(reply_to.tx, reply_to.part as usize, reply)
                 }
                 Message::Response { reply_to, reply } => {
                     let slot = reply_to.conn;

@@ -125,6 +125,10 @@ pub struct Plan {
     pub combine: Combine,
     /// Hold the connection's later commands until this one completes.
     pub barrier: bool,
+    /// Shards to hold, in ascending order, while the parts run: a command
+    /// on keys of several shards is atomic and isolated, as in Redis (see
+    /// `atomic.rs`). Empty when one shard (or no isolation) suffices.
+    pub hold: Vec<usize>,
 }
 
 impl Plan {
@@ -133,6 +137,7 @@ impl Plan {
             parts: vec![(shard, op)],
             combine: Combine::Single,
             barrier: false,
+            hold: Vec::new(),
         }
     }
 
@@ -141,6 +146,7 @@ impl Plan {
             parts: (0..shards).map(|s| (s, op())).collect(),
             combine,
             barrier: false,
+            hold: Vec::new(),
         }
     }
 }
@@ -212,6 +218,7 @@ pub fn plan(cmd: ShardCmd, args: Vec<Bytes>, shards: usize, here: usize) -> Plan
             exists.extend(keys);
             let check = split_keys(ShardCmd::Exists, exists, shards, 1, Combine::SumInt);
             Plan {
+                hold: check.hold,
                 parts: check.parts,
                 combine: Combine::Msetnx(set.parts),
                 barrier: true,
@@ -234,12 +241,14 @@ pub fn plan(cmd: ShardCmd, args: Vec<Bytes>, shards: usize, here: usize) -> Plan
                         dst_shard,
                     }),
                     barrier: true,
+                    hold: ascending(&[src_shard, dst_shard]),
                 }
             } else {
                 Plan {
                     parts: vec![(src_shard, ShardOp::TakeKey(src))],
                     combine: Combine::Rename(RenameStep::Take { dst, dst_shard, nx }),
                     barrier: true,
+                    hold: ascending(&[src_shard, dst_shard]),
                 }
             }
         }
@@ -252,7 +261,16 @@ pub fn done(reply: Reply) -> Plan {
         parts: Vec::new(),
         combine: Combine::Ready(reply),
         barrier: false,
+        hold: Vec::new(),
     }
+}
+
+/// The distinct shards, in the ascending order holds are taken in.
+fn ascending(shards: &[usize]) -> Vec<usize> {
+    let mut v = shards.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 fn with_name(args: &[Bytes], name: &'static [u8]) -> Vec<Bytes> {
@@ -290,11 +308,13 @@ fn split_keys(
         .enumerate()
         .filter(|(_, a)| !a.is_empty())
         .map(|(s, a)| (s, ShardOp::Command(cmd, a)))
-        .collect();
+        .collect::<Vec<_>>();
+    let hold = ascending(&parts.iter().map(|(s, _)| *s).collect::<Vec<_>>());
     Plan {
         parts,
         combine,
-        barrier: false,
+        barrier: true,
+        hold,
     }
 }
 

@@ -2,6 +2,7 @@
 //! loop per shard (see `event_loop` for the loop, `mesh` for how shards
 //! reach each other, `gather` for commands that span shards).
 
+mod atomic;
 mod bufring;
 mod client_cmd;
 mod command_cmd;

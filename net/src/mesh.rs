@@ -25,6 +25,8 @@ pub struct ReplyTo {
     pub seq: u64,
     /// Which part of a fanned-out command this is.
     pub part: u32,
+    /// The cross-shard atomic command this belongs to; 0 for none.
+    pub tx: u64,
 }
 
 pub enum Message {

@@ -22,6 +22,11 @@ pub enum ShardOp {
     ConfigSet(Vec<crate::config_cmd::Change>),
     /// CONFIG RESETSTAT.
     ResetStats,
+    /// Hold the receiving shard for one cross-shard atomic command: until
+    /// its Release, the shard runs nothing else (see `atomic.rs`).
+    Hold,
+    /// End a Hold. No reply is sent.
+    Release,
 }
 
 pub enum ShardReply {

@@ -1,0 +1,228 @@
+//! Commands on keys of several shards, made atomic and isolated.
+//!
+//! Redis runs MSET, MGET, DEL k1 k2, RENAME... as one indivisible step: no
+//! other client sees half of an MSET. Here the keys of one command may live
+//! on several cores, so the shard where the command arrived (the
+//! coordinator) first *holds* every shard involved, then runs the parts,
+//! then releases them:
+//!
+//! ```text
+//!   coordinator            shard a (lowest)        shard b
+//!     Hold ---------------->  held: runs only
+//!     <------------- ok       this command's parts
+//!     Hold ---------------------------------------> held
+//!     <-------------------------------------------- ok
+//!     parts --------------->  run                   run
+//!     <---------------------  replies  ------------ replies
+//!     Release ------------->  free                  free
+//! ```
+//!
+//! A held shard runs nothing else: no command from its own clients, no
+//! other shard's request, no expiry. What arrives meanwhile waits, in
+//! order, and runs after the Release. Holds are always taken one at a time
+//! in ascending shard order, so two commands can never wait for each other
+//! in a cycle (each waits only for shards above all those it holds).
+//! Every message goes through the shard mailboxes, the coordinator's own
+//! included, so a coordinator's shard is held and released like any other.
+//!
+//! The state of a command in flight lives here, not in its connection: if
+//! the client disconnects, the command still finishes and releases.
+
+use crate::conn::Pending;
+use crate::event_loop::EventLoop;
+use crate::gather::{finish, Combine, Next, Plan};
+use crate::mesh::{Message, ReplyTo};
+use crate::ops::{ShardOp, ShardReply};
+use proto::Reply;
+
+/// One cross-shard atomic command in flight, kept by its coordinator.
+pub struct Tx {
+    conn: u32,
+    generation: u32,
+    seq: u64,
+    db: usize,
+    /// Shards to hold, ascending; the first `held` of them are held.
+    hold: Vec<usize>,
+    held: usize,
+    /// The first step, run once every shard is held.
+    first: Option<(Vec<(usize, ShardOp)>, Combine)>,
+    combine: Option<Combine>,
+    parts: Vec<Option<ShardReply>>,
+    remaining: usize,
+}
+
+impl EventLoop {
+    /// Starts an atomic command for a connection; its reply slot is filled
+    /// when the command completes.
+    pub(crate) fn start_atomic(&mut self, conn: &mut crate::conn::Conn, slot: u32, plan: Plan) {
+        let seq = conn.reserve(crate::gather::Gather {
+            combine: Combine::Single,
+            parts: vec![None],
+            remaining: 1,
+            barrier: true,
+        });
+        conn.barrier = true;
+        self.next_tx += 1;
+        let id = ((self.id as u64 + 1) << 40) | (self.next_tx & ((1 << 40) - 1));
+        let tx = Tx {
+            conn: slot,
+            generation: conn.generation,
+            seq,
+            db: conn.db,
+            hold: plan.hold,
+            held: 0,
+            first: Some((plan.parts, plan.combine)),
+            combine: None,
+            parts: Vec::new(),
+            remaining: 0,
+        };
+        let (shard, db) = (tx.hold[0], tx.db);
+        self.txs.insert(id, tx);
+        self.send_tx(shard, id, 0, db, ShardOp::Hold);
+    }
+
+    fn send_tx(&mut self, shard: usize, id: u64, part: usize, db: usize, op: ShardOp) {
+        let reply_to = ReplyTo {
+            shard: self.id,
+            conn: 0,
+            generation: 0,
+            seq: 0,
+            part: part as u32,
+            tx: id,
+        };
+        if shard != self.id {
+            self.stats.cross_shard_requests += 1;
+        }
+        self.peers[shard].send(Message::Request {
+            reply_to,
+            db: db as u8,
+            op,
+        });
+        self.to_wake[shard] = true;
+    }
+
+    /// A reply to one of this shard's atomic commands: a Hold granted, or a part's result.
+    pub(crate) fn on_tx_response(&mut self, id: u64, part: usize, reply: ShardReply) {
+        let Some(tx) = self.txs.get_mut(&id) else {
+            return;
+        };
+        if tx.held < tx.hold.len() {
+            tx.held += 1;
+            if tx.held < tx.hold.len() {
+                let (shard, db) = (tx.hold[tx.held], tx.db);
+                self.send_tx(shard, id, 0, db, ShardOp::Hold);
+            } else if let Some((parts, combine)) = tx.first.take() {
+                self.run_tx_step(id, parts, combine);
+            }
+            return;
+        }
+        if let Some(slot) = tx.parts.get_mut(part) {
+            *slot = Some(reply);
+            tx.remaining -= 1;
+        }
+        if tx.remaining == 0 {
+            self.tx_step_done(id);
+        }
+    }
+
+    fn run_tx_step(&mut self, id: u64, parts: Vec<(usize, ShardOp)>, combine: Combine) {
+        let Some(tx) = self.txs.get_mut(&id) else {
+            return;
+        };
+        tx.parts = (0..parts.len()).map(|_| None).collect();
+        tx.remaining = parts.len();
+        tx.combine = Some(combine);
+        let db = tx.db;
+        for (part, (shard, op)) in parts.into_iter().enumerate() {
+            if shard == self.id {
+                // This shard is held by this command: run its part inline.
+                let reply = self.run_op(db, op);
+                if let Some(tx) = self.txs.get_mut(&id) {
+                    tx.parts[part] = Some(reply);
+                    tx.remaining -= 1;
+                }
+            } else {
+                self.send_tx(shard, id, part, db, op);
+            }
+        }
+        if self.txs.get(&id).is_some_and(|tx| tx.remaining == 0) {
+            self.tx_step_done(id);
+        }
+    }
+
+    fn tx_step_done(&mut self, id: u64) {
+        let Some(tx) = self.txs.get_mut(&id) else {
+            return;
+        };
+        let Some(combine) = tx.combine.take() else {
+            return;
+        };
+        let parts = std::mem::take(&mut tx.parts);
+        match finish(combine, parts) {
+            Next::Step(parts, combine) => self.run_tx_step(id, parts, combine),
+            Next::Reply(reply) => self.end_tx(id, reply),
+            Next::Silent => self.end_tx(id, Reply::Nil),
+        }
+    }
+
+    /// Releases every held shard and hands the reply to the connection, if
+    /// it is still there.
+    fn end_tx(&mut self, id: u64, reply: Reply) {
+        let Some(tx) = self.txs.remove(&id) else {
+            return;
+        };
+        for &shard in &tx.hold {
+            self.send_tx(shard, id, 0, tx.db, ShardOp::Release);
+        }
+        let Some(conn) = self
+            .conns
+            .get_mut(tx.conn as usize)
+            .and_then(|c| c.as_mut())
+        else {
+            return;
+        };
+        if conn.generation != tx.generation {
+            return;
+        }
+        if let Some(p) = conn.slot_mut(tx.seq) {
+            *p = Pending::Ready(reply);
+        }
+        conn.barrier = false;
+        conn.drain_ready();
+        if !conn.dirty {
+            conn.dirty = true;
+            self.dirty.push(tx.conn);
+        }
+    }
+
+    /// Runs a request from the mailbox, or keeps it for later if this shard
+    /// is held by another command.
+    pub(crate) fn handle_request(&mut self, reply_to: ReplyTo, db: u8, op: ShardOp) {
+        if let Some(holder) = self.held_by {
+            if reply_to.tx != holder {
+                self.deferred
+                    .push_back(Message::Request { reply_to, db, op });
+                return;
+            }
+        }
+        let reply = match op {
+            ShardOp::Hold => {
+                self.held_by = Some(reply_to.tx);
+                ShardReply::Reply(Reply::Ok)
+            }
+            ShardOp::Release => {
+                self.held_by = None;
+                // What waited runs now, before anything newer, in order.
+                for msg in std::mem::take(&mut self.deferred) {
+                    if let Message::Request { reply_to, db, op } = msg {
+                        self.handle_request(reply_to, db, op);
+                    }
+                }
+                return;
+            }
+            op => self.run_op(db as usize, op),
+        };
+        self.peers[reply_to.shard].send(Message::Response { reply_to, reply });
+        self.to_wake[reply_to.shard] = true;
+    }
+}
