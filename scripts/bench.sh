@@ -12,6 +12,9 @@
 #     it measures hits, not misses);
 #   - server CPU per op: utime+stime of the server process plus core 0's
 #     softirq time (loopback TCP processing), over the run, per request.
+# Against redis-server only, the same four scenarios are then run again with
+# redis-benchmark, to check that tgx-load agrees with it (within 10%) on the
+# same server: a throughput figure is only as good as the client measuring it.
 # Results go to bench/RESULTS.md (see scripts/bench_report.py), raw records
 # to bench/results.jsonl.
 #
@@ -53,7 +56,8 @@ trap cleanup EXIT
 
 # ---- prerequisites -------------------------------------------------------
 
-if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null ||
+  ! command -v redis-benchmark >/dev/null; then
   log "installing redis-server"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
@@ -170,6 +174,45 @@ run_scenario() {
   log "$server ${test^^} P$pipeline: $(python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print("%.0f ops/s, p50 %s us, errors %d" % (r["rps"], r["p50_us"], r["errors"]))' "$result")"
 }
 
+# redis_benchmark SERVER TEST PIPELINE REQUESTS: one redis-benchmark run with
+# the settings of the tgx-load scenarios, recorded with its requests/s (from
+# --csv: a header line, then one quoted line per test, "SET","<rps>",...) and
+# its own CPU time. redis-benchmark does not report its CPU and its /proc
+# entry is gone once it exits, so it runs in a subshell that reads its
+# children's utime+stime (cutime+cstime) from /proc after waiting for it;
+# taskset execs it, so that child is redis-benchmark itself, all threads.
+redis_benchmark() {
+  local server=$1 test=$2 pipeline=$3 requests=$4
+  local csv=$WORK/redis-benchmark.csv t0 t1 ticks rps p0 p1 b0 b1 busy0 irq0 busy1 irq1
+  # Server and machine ticks too, so that the report can show how much
+  # unrelated work disturbed these runs, as for the tgx-load ones.
+  p0=$(proc_ticks) b0=$(busy_ticks)
+  t0=$EPOCHREALTIME
+  ticks=$(
+    taskset -c "$LOAD_CORE" redis-benchmark -h 127.0.0.1 -p "$PORT" -t "$test" -P "$pipeline" \
+      -n "$requests" -c "$CONNS" -d 100 -r "$KEYSPACE" --threads 1 --csv >"$csv" || exit 1
+    awk '{print $16 + $17}' "/proc/$BASHPID/stat"
+  ) || return 1
+  t1=$EPOCHREALTIME
+  p1=$(proc_ticks) b1=$(busy_ticks)
+  read -r busy0 irq0 <<<"$b0"
+  read -r busy1 irq1 <<<"$b1"
+  rps=$(python3 -c '
+import csv, sys
+rows = [r for r in csv.reader(open(sys.argv[1])) if r and r[0] == sys.argv[2]]
+print(rows[0][1] if len(rows) == 1 else "")' "$csv" "${test^^}")
+  if [[ ! $rps =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
+    log "redis-benchmark ${test^^} P$pipeline: no requests/s in its output"
+    cat "$csv" >&2
+    return 1
+  fi
+  printf '{"kind":"check","server":"%s","scenario":"%s P%d","client":"redis-benchmark","requests":%d,"rps":%s,"client_ticks":%d,"proc_ticks":%d,"all_busy_ticks":%d,"all_irq_ticks":%d,"clk_tck":%d,"elapsed_s":%s}\n' \
+    "$server" "${test^^}" "$pipeline" "$requests" "$rps" "$ticks" "$((p1 - p0))" "$((busy1 - busy0))" "$((irq1 - irq0))" \
+    "$(getconf CLK_TCK)" \
+    "$(python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$t0" "$t1")" >>"$RECORDS"
+  log "$server ${test^^} P$pipeline with redis-benchmark: $rps ops/s"
+}
+
 # All measurements of one running server; stops at the first failure (a
 # crash, a stall) so that one broken candidate does not end the comparison.
 bench_steps() {
@@ -184,6 +227,25 @@ bench_steps() {
   load --load "$KEYSPACE" --value-size 100 >/dev/null || return 1
   run_scenario "$name" get 1 "$REQ_P1" || return 1
   run_scenario "$name" get 16 "$REQ_P16" || return 1
+}
+
+# The tgx-load scenarios again with redis-benchmark, on a server that has run
+# bench_steps. The keyspace goes through the same states as for tgx-load:
+# SETs from an empty keyspace, GETs after pre-filling every key. That is why
+# SET and GET are separate runs: `-t set,get` in one run would GET keys that
+# only its own SETs wrote, mostly misses, which are cheaper than tgx-load's
+# hits and would skew the comparison.
+load_check() {
+  local name=$1
+  log "$name: the same scenarios with redis-benchmark ($(redis-benchmark --version))"
+  printf '{"kind":"check_client","server":"%s","version":"%s"}\n' \
+    "$name" "$(redis-benchmark --version | head -n 1 | tr -d '"\\')" >>"$RECORDS"
+  cli flushall >/dev/null || return 1
+  redis_benchmark "$name" set 1 "$REQ_P1" || return 1
+  redis_benchmark "$name" set 16 "$REQ_P16" || return 1
+  load --load "$KEYSPACE" --value-size 100 >/dev/null || return 1
+  redis_benchmark "$name" get 1 "$REQ_P1" || return 1
+  redis_benchmark "$name" get 16 "$REQ_P16" || return 1
 }
 
 # bench_server NAME CPUS NOTE CMD... ; @PORT@ in CMD becomes the chosen port.
@@ -208,6 +270,10 @@ bench_server() {
   if ! bench_steps "$name"; then
     log "$name: a measurement failed; its remaining steps were skipped"
     printf '{"kind":"skipped","server":"%s","reason":"a measurement failed part-way; later scenarios missing"}\n' "$name" >>"$RECORDS"
+  elif [[ $name == redis ]] && ! load_check "$name"; then
+    # Only the check is incomplete; the server's own figures stand.
+    log "$name: the redis-benchmark check failed part-way"
+    printf '{"kind":"check_failed","server":"%s","reason":"a redis-benchmark run failed; later check rows missing"}\n' "$name" >>"$RECORDS"
   fi
   stop_server
 }
