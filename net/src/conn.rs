@@ -11,6 +11,8 @@ use std::os::fd::RawFd;
 /// A reply slot: ready, or waiting for parts from other shards.
 pub enum Pending {
     Ready(Reply),
+    /// A command that answers with nothing (a successful SHUTDOWN).
+    Nothing,
     Waiting(Box<Gather>),
 }
 
@@ -57,6 +59,9 @@ pub struct Conn {
     pub dirty: bool,
     /// When the output first stayed over the soft limit (0: it is not over).
     pub soft_limit_since_ms: u64,
+    /// The buffer of a receive in flight when the shared buffers ran out;
+    /// the kernel writes into it, so it lives until that receive completes.
+    pub own_buf: Option<Box<[u8]>>,
 }
 
 impl Conn {
@@ -91,6 +96,7 @@ impl Conn {
             barrier: false,
             dirty: false,
             soft_limit_since_ms: 0,
+            own_buf: None,
         }
     }
 
@@ -116,11 +122,11 @@ impl Conn {
 
     /// Encodes every ready reply at the front of the queue.
     pub fn drain_ready(&mut self) {
-        while let Some(Pending::Ready(_)) = self.pending.front() {
+        while let Some(Pending::Ready(_) | Pending::Nothing) = self.pending.front() {
             if let Some(Pending::Ready(reply)) = self.pending.pop_front() {
                 reply.encode(self.proto, &mut self.out);
-                self.first_seq += 1;
             }
+            self.first_seq += 1;
         }
     }
 

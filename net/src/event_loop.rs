@@ -35,6 +35,10 @@ const ACCEPT: u64 = 1;
 const RECV: u64 = 2;
 const SEND: u64 = 3;
 const WAKE: u64 = 4;
+const RECV_OWN: u64 = 5;
+
+/// Size of the connection's own buffer for a receive when the shared ones ran out.
+const OWN_BUF_SIZE: usize = 16 * 1024;
 
 const BUF_GROUP: u16 = 0;
 const BUF_COUNT: u16 = 512;
@@ -44,16 +48,16 @@ const PARSE_BATCH: usize = 64;
 /// Messages taken from the mailbox per iteration, so local clients are not starved.
 const MAILBOX_BATCH: usize = 8192;
 
+/// user_data of an operation: kind in 8 bits, connection slot in 24 (the
+/// configuration caps maxclients well below 2^24), generation in 32, so a
+/// completion for a closed connection is never applied to the slot's next one.
 fn token(kind: u64, slot: u32, generation: u32) -> u64 {
-    kind | (slot as u64) << 8 | (generation as u64) << 40
+    debug_assert!(slot < 1 << 24);
+    kind | ((slot as u64) & 0xff_ffff) << 8 | (generation as u64) << 32
 }
 
 fn untoken(t: u64) -> (u64, u32, u32) {
-    (
-        t & 0xff,
-        ((t >> 8) & 0xff_ffff_ffff) as u32,
-        (t >> 40) as u32,
-    )
+    (t & 0xff, ((t >> 8) & 0xff_ffff) as u32, (t >> 32) as u32)
 }
 
 pub fn unix_ms() -> u64 {
@@ -103,6 +107,10 @@ pub struct EventLoop {
     stopping: bool,
     /// Set once this loop's connections have nothing left to send.
     drained: bool,
+    /// Accepting failed (e.g. out of descriptors); re-armed at the next tick.
+    accept_paused: bool,
+    /// Completions taken while the submission queue was full, handled at the next reap.
+    backlog: Vec<(u64, i32, u32)>,
     /// Cross-shard atomic commands this shard coordinates (see atomic.rs).
     pub(crate) txs: hashbrown::HashMap<u64, crate::atomic::Tx>,
     pub(crate) next_tx: u64,
@@ -155,6 +163,8 @@ impl EventLoop {
             next_tick: Instant::now(),
             stopping: false,
             drained: false,
+            accept_paused: false,
+            backlog: Vec::new(),
             txs: hashbrown::HashMap::new(),
             next_tx: 0,
             held_by: None,
@@ -168,7 +178,14 @@ impl EventLoop {
         unsafe {
             while self.uring.submission().push(&sqe).is_err() {
                 if let Err(e) = self.uring.submit() {
-                    tracing::error!(shard = self.id, "io_uring submit failed: {e}");
+                    // The kernel may refuse new work until completions are
+                    // taken (EBUSY): take them now, handle them at the next reap.
+                    tracing::debug!(shard = self.id, "io_uring submit: {e}");
+                    let cq = self
+                        .uring
+                        .completion()
+                        .map(|c| (c.user_data(), c.result(), c.flags()));
+                    self.backlog.extend(cq);
                 }
             }
         }
@@ -207,6 +224,66 @@ impl EventLoop {
             .build()
             .user_data(token(RECV, slot, conn.generation));
         self.push(sqe);
+    }
+
+    /// A single receive into a buffer of the connection's own (see on_recv).
+    fn arm_recv_own(&mut self, slot: u32) {
+        let Some(conn) = self.conns[slot as usize].as_mut() else {
+            return;
+        };
+        if conn.recv_armed || conn.closing {
+            return;
+        }
+        conn.recv_armed = true;
+        let buf = conn
+            .own_buf
+            .get_or_insert_with(|| vec![0u8; OWN_BUF_SIZE].into_boxed_slice());
+        let sqe = opcode::Recv::new(types::Fd(conn.fd), buf.as_mut_ptr(), buf.len() as u32)
+            .build()
+            .user_data(token(RECV_OWN, slot, conn.generation));
+        self.push(sqe);
+    }
+
+    fn on_recv_own(&mut self, slot: u32, generation: u32, res: i32) {
+        let limit = self.shared.config.query_buffer_limit;
+        let now = self.now;
+        let Some(conn) = self
+            .conns
+            .get_mut(slot as usize)
+            .and_then(|c| c.as_mut())
+            .filter(|c| c.generation == generation)
+        else {
+            return;
+        };
+        conn.recv_armed = false;
+        let buf = conn.own_buf.take();
+        if conn.closing {
+            self.begin_close(slot);
+            return;
+        }
+        if res <= 0 {
+            self.begin_close(slot);
+            return;
+        }
+        if let Some(buf) = buf {
+            conn.rbuf
+                .extend_from_slice(&buf[..(res as usize).min(buf.len())]);
+        }
+        conn.last_active_ms = now;
+        self.stats.net_input_bytes += res as u64;
+        if conn.rbuf.len() > limit {
+            tracing::warn!(
+                client = conn.id,
+                "closing client that reached max query buffer length"
+            );
+            self.begin_close(slot);
+            return;
+        }
+        if !conn.dirty {
+            conn.dirty = true;
+            self.dirty.push(slot);
+        }
+        self.rearm.push(slot);
     }
 
     /// Runs until shutdown completes.
@@ -269,6 +346,7 @@ impl EventLoop {
 
     fn reap(&mut self) {
         let mut cqes = std::mem::take(&mut self.cqes);
+        cqes.append(&mut self.backlog);
         cqes.extend(
             self.uring
                 .completion()
@@ -280,6 +358,7 @@ impl EventLoop {
                 ACCEPT => self.on_accept(res, flags),
                 RECV => self.on_recv(slot, generation, res, flags),
                 SEND => self.on_send(slot, generation, res),
+                RECV_OWN => self.on_recv_own(slot, generation, res),
                 WAKE => self.arm_wake(),
                 _ => {}
             }
@@ -289,18 +368,23 @@ impl EventLoop {
     }
 
     fn on_accept(&mut self, res: i32, flags: u32) {
-        if !cqueue::more(flags) && !self.stopping {
-            self.arm_accept();
-        }
         if res < 0 {
-            if res != -libc::ECANCELED {
+            if res != -libc::ECANCELED && !self.stopping {
+                // Out of descriptors or memory: retrying at once would spin.
+                // Try again at the next tick, and say so once per pause.
                 tracing::warn!(
                     shard = self.id,
-                    "accept failed: {}",
+                    "accept failed: {}; retrying shortly",
                     io::Error::from_raw_os_error(-res)
                 );
             }
+            if !cqueue::more(flags) && !self.stopping {
+                self.accept_paused = true;
+            }
             return;
+        }
+        if !cqueue::more(flags) && !self.stopping {
+            self.arm_accept();
         }
         let fd = res as RawFd;
         if self.stopping {
@@ -384,6 +468,14 @@ impl EventLoop {
         if !more {
             conn.recv_armed = false;
         }
+        if conn.closing {
+            // Whatever ended this receive, a closing connection may now be
+            // free of operations in flight.
+            if !more {
+                self.begin_close(slot);
+            }
+            return;
+        }
         if res > 0 {
             self.stats.net_input_bytes += data_len as u64;
             conn.last_active_ms = self.now;
@@ -403,8 +495,12 @@ impl EventLoop {
                 self.rearm.push(slot);
             }
         } else if res == -libc::ENOBUFS {
-            // Every provided buffer was in use; they are back after this batch.
-            self.rearm.push(slot);
+            // Every shared buffer was in use. Re-arming the multishot receive
+            // now could find the ring empty again, and the kernel would then
+            // wait for new data that a client blocked on a full window never
+            // sends. One receive into the connection's own buffer always
+            // makes progress; the multishot receive comes back after it.
+            self.arm_recv_own(slot);
         } else {
             self.begin_close(slot);
         }
@@ -432,6 +528,11 @@ impl EventLoop {
         if conn.send_inflight {
             return;
         }
+        if conn.closing {
+            // Nothing more goes out; free it once nothing is in flight.
+            self.begin_close(slot);
+            return;
+        }
         if conn.sending.is_empty() {
             if conn.out.is_empty() {
                 if conn.closing || (conn.close_after_flush && conn.pending.is_empty()) {
@@ -444,9 +545,6 @@ impl EventLoop {
             if conn.out.capacity() > 1 << 20 {
                 conn.out = bytes::BytesMut::with_capacity(16 * 1024);
             }
-        }
-        if conn.closing {
-            return;
         }
         conn.send_inflight = true;
         let sqe = opcode::Send::new(
@@ -758,8 +856,10 @@ impl EventLoop {
                 conn.drain_ready();
             }
             Next::Silent => {
-                conn.pending
-                    .retain(|p| !matches!(p, Pending::Ready(Reply::Nil)));
+                if let Some(p) = conn.slot_mut(seq) {
+                    *p = Pending::Nothing;
+                }
+                conn.drain_ready();
             }
             Next::Step(next_parts, combine) => {
                 let n = next_parts.len();
@@ -908,7 +1008,11 @@ impl EventLoop {
         }
         let hz = self.runtime.hz;
         self.next_tick = now + Duration::from_millis(1000 / hz as u64);
+        if std::mem::take(&mut self.accept_paused) && !self.stopping {
+            self.arm_accept();
+        }
         self.close_idle();
+
         // Like Redis's slow cycle: keep going while expired keys are dense
         // (a quarter of what one step examines), within about 1 ms.
         let deadline = now + Duration::from_millis(1);
@@ -948,12 +1052,13 @@ impl EventLoop {
         {
             return false;
         }
-        let slots: Vec<u32> = (0..self.conns.len() as u32)
-            .filter(|&s| self.conns[s as usize].is_some())
-            .collect();
-        for slot in slots {
-            if let Some(conn) = self.conns[slot as usize].take() {
+        // Close the sockets but keep the connections (and the buffers a send
+        // still in flight may point into) until the loop is dropped: the ring
+        // is dropped first, which ends every operation.
+        for conn in self.conns.iter_mut().flatten() {
+            if conn.fd >= 0 {
                 close_fd(conn.fd);
+                conn.fd = -1;
                 self.shared.clients.fetch_sub(1, Ordering::AcqRel);
             }
         }

@@ -153,7 +153,9 @@ pub fn render(req: &InfoRequest, mut shards: Vec<ShardStats>) -> Reply {
         req.shards,
     );
     section("server", "Server", s);
-    let clients = shards.iter().map(|s| s.connected_clients).sum::<usize>();
+    // The caller's connection is out of its shard's table while its command
+    // runs, so it is counted here.
+    let clients = 1 + shards.iter().map(|s| s.connected_clients).sum::<usize>();
     section(
         "clients",
         "Clients",

@@ -174,14 +174,18 @@ fn report_expiry(ctx: &mut Ctx, args: &[Bytes], millis: bool, absolute: bool) ->
     if entry.expire_at == 0 {
         return Reply::Integer(-1);
     }
-    let at = entry.expire_at as i64;
+    let at = entry.expire_at.min(i64::MAX as u64) as i64;
     let ms = if absolute {
         at
     } else {
-        (at - now as i64).max(0)
+        at.saturating_sub(now as i64).max(0)
     };
     // Redis rounds seconds to nearest, for the deadline too.
-    Reply::Integer(if millis { ms } else { (ms + 500) / 1000 })
+    Reply::Integer(if millis {
+        ms
+    } else {
+        ms.saturating_add(500) / 1000
+    })
 }
 
 /// `PERSIST key`: removes the TTL; 1 if there was one, else 0.
@@ -406,6 +410,51 @@ fn flush_mode(args: &[Bytes]) -> Result<(), Reply> {
             Ok(())
         }
         _ => Err(Reply::error(errors::SYNTAX)),
+    }
+}
+
+#[cfg(test)]
+mod expiry_extremes {
+    use crate::exec::{execute, Ctx};
+    use crate::shard::Shard;
+    use bytes::Bytes;
+    use proto::{Reply, ShardCmd};
+
+    fn run(shard: &mut Shard, cmd: ShardCmd, args: &[&str]) -> Reply {
+        let args: Vec<Bytes> = args
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
+        execute(
+            &mut Ctx {
+                shard,
+                db: 0,
+                now: 1_000,
+            },
+            cmd,
+            &args,
+        )
+    }
+
+    #[test]
+    fn deadlines_near_the_end_of_time_do_not_overflow() {
+        let mut s = Shard::new(0, 1);
+        run(&mut s, ShardCmd::Set, &["set", "k", "v"]);
+        let max = i64::MAX.to_string();
+        let near = (i64::MAX - 1).to_string();
+        for at in [max.as_str(), near.as_str()] {
+            assert_eq!(
+                run(&mut s, ShardCmd::Pexpireat, &["pexpireat", "k", at]),
+                Reply::Integer(1)
+            );
+            assert_eq!(
+                run(&mut s, ShardCmd::Expiretime, &["expiretime", "k"]),
+                Reply::Integer(i64::MAX / 1000)
+            );
+            assert!(
+                matches!(run(&mut s, ShardCmd::Ttl, &["ttl", "k"]), Reply::Integer(n) if n > 0)
+            );
+        }
     }
 }
 
