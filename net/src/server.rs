@@ -118,7 +118,17 @@ impl ServerHandle {
                     match EventLoop::new(id, shared.clone(), listener, mailbox, peers) {
                         Ok(event_loop) => {
                             let _ = ready.send(Ok(()));
-                            let result = event_loop.run();
+                            // A shard that panicked cannot be restarted in place:
+                            // its keys and clients would be stranded while the
+                            // other shards wait on it. Stop the process, loudly.
+                            let run = std::panic::AssertUnwindSafe(|| event_loop.run());
+                            let result = match std::panic::catch_unwind(run) {
+                                Ok(result) => result,
+                                Err(_) => {
+                                    tracing::error!(shard = id, "shard panicked; aborting");
+                                    std::process::abort();
+                                }
+                            };
                             if let Err(e) = &result {
                                 tracing::error!(shard = id, "event loop failed: {e}");
                                 shared.trigger_shutdown();
