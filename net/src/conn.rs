@@ -39,6 +39,8 @@ pub struct Conn {
     pub parse_error: Option<String>,
     /// Don't try to parse again until `rbuf` holds this many bytes.
     pub need: usize,
+    /// How far the request at the front of `rbuf` was parsed.
+    pub progress: proto::Progress,
     /// Replies not yet handed to the kernel.
     pub out: BytesMut,
     /// The bytes of the send in flight; the kernel reads them, so they stay put.
@@ -85,6 +87,7 @@ impl Conn {
             parsed: VecDeque::new(),
             parse_error: None,
             need: 1,
+            progress: proto::Progress::default(),
             out: BytesMut::with_capacity(16 * 1024),
             sending: BytesMut::with_capacity(16 * 1024),
             send_inflight: false,

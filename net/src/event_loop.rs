@@ -20,7 +20,7 @@ use crate::ops::{ShardOp, ShardReply, ShardStats};
 use crate::Shared;
 use bytes::{Buf, Bytes};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
-use proto::parse::{parse_request, Parse};
+use proto::parse::{parse_request_resuming, Parse};
 use proto::{errors, CommandId, Reply};
 use shard::{Ctx, Shard};
 use std::collections::VecDeque;
@@ -673,7 +673,7 @@ impl EventLoop {
         let max = if conn.authenticated { PARSE_BATCH } else { 1 };
         self.limits.unauthenticated = !conn.authenticated;
         while conn.parsed.len() < max && conn.rbuf.len() >= conn.need {
-            match parse_request(&mut conn.rbuf, &self.limits) {
+            match parse_request_resuming(&mut conn.rbuf, &self.limits, &mut conn.progress) {
                 Ok(Parse::Request(args)) => {
                     conn.need = 1;
                     conn.parsed.push_back(args);

@@ -9,6 +9,8 @@ pub mod reply;
 pub mod slot;
 pub mod table;
 
-pub use parse::{parse_int, parse_request, Limits, Parse, ProtocolError};
+pub use parse::{
+    parse_int, parse_request, parse_request_resuming, Limits, Parse, Progress, ProtocolError,
+};
 pub use reply::{Protocol, Reply};
 pub use table::{lookup, CommandId, CommandSpec, ConnCmd, ShardCmd, COMMANDS};

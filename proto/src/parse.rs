@@ -64,12 +64,39 @@ impl ProtocolError {
 /// Parses one request from the front of `buf`. Empty requests (`*0`, blank
 /// inline lines) are skipped, as Redis skips them.
 pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Parse, ProtocolError> {
+    parse_request_resuming(buf, limits, &mut Progress::default())
+}
+
+/// How far an incomplete multibulk request was parsed, so that the next
+/// call resumes there instead of starting over: re-parsing a request of
+/// millions of small arguments on every read would cost time quadratic in
+/// its size. Valid only while the buffer is appended to, not consumed.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Arguments announced by the `*N` header; 0 when no request is under way.
+    count: usize,
+    /// Where the arguments parsed so far lie in the buffer.
+    spans: Vec<std::ops::Range<usize>>,
+    /// Where the next argument's header starts.
+    pos: usize,
+}
+
+/// [`parse_request`] that keeps `progress` across calls for one connection.
+pub fn parse_request_resuming(
+    buf: &mut BytesMut,
+    limits: &Limits,
+    progress: &mut Progress,
+) -> Result<Parse, ProtocolError> {
     loop {
         if buf.is_empty() {
             return Ok(Parse::Incomplete(1));
         }
-        let parsed = if buf[0] == b'*' {
-            multibulk(buf, limits)?
+        let parsed = if progress.count > 0 || buf[0] == b'*' {
+            let step = multibulk(buf, limits, progress);
+            if !matches!(step, Ok(Step::Incomplete(_))) {
+                *progress = Progress::default();
+            }
+            step?
         } else {
             inline(buf)?
         };
@@ -110,23 +137,32 @@ fn header<'a>(
     }
 }
 
-fn multibulk(buf: &mut BytesMut, limits: &Limits) -> Result<Step, ProtocolError> {
-    let Some((count, mut pos)) = header(buf, 0, "too big mbulk count string")? else {
-        return Ok(Step::Incomplete(buf.len() + 1));
-    };
-    let count = match parse_int(&count[1..]) {
-        Some(n) if n <= limits.max_multibulk_len as i64 => n,
-        _ => return Err(ProtocolError::new("invalid multibulk length")),
-    };
-    if limits.unauthenticated && count > UNAUTHENTICATED_MULTIBULK {
-        return Err(ProtocolError::new("unauthenticated multibulk length"));
+fn multibulk(
+    buf: &mut BytesMut,
+    limits: &Limits,
+    progress: &mut Progress,
+) -> Result<Step, ProtocolError> {
+    if progress.count == 0 {
+        let Some((count, pos)) = header(buf, 0, "too big mbulk count string")? else {
+            return Ok(Step::Incomplete(buf.len() + 1));
+        };
+        let count = match parse_int(&count[1..]) {
+            Some(n) if n <= limits.max_multibulk_len as i64 => n,
+            _ => return Err(ProtocolError::new("invalid multibulk length")),
+        };
+        if limits.unauthenticated && count > UNAUTHENTICATED_MULTIBULK {
+            return Err(ProtocolError::new("unauthenticated multibulk length"));
+        }
+        if count <= 0 {
+            let _ = buf.split_to(pos);
+            return Ok(Step::Args(Vec::new()));
+        }
+        progress.count = count as usize;
+        progress.spans = Vec::with_capacity((count as usize).min(1024));
+        progress.pos = pos;
     }
-    if count <= 0 {
-        let _ = buf.split_to(pos);
-        return Ok(Step::Args(Vec::new()));
-    }
-    let mut spans = Vec::with_capacity((count as usize).min(1024));
-    for _ in 0..count {
+    while progress.spans.len() < progress.count {
+        let pos = progress.pos;
         if pos >= buf.len() {
             return Ok(Step::Incomplete(pos + 1));
         }
@@ -151,10 +187,11 @@ fn multibulk(buf: &mut BytesMut, limits: &Limits) -> Result<Step, ProtocolError>
         if buf.len() < end {
             return Ok(Step::Incomplete(end));
         }
-        spans.push(start..start + len);
-        pos = end;
+        progress.spans.push(start..start + len);
+        progress.pos = end;
     }
-    let frame = buf.split_to(pos).freeze();
+    let frame = buf.split_to(progress.pos).freeze();
+    let spans = std::mem::take(&mut progress.spans);
     Ok(Step::Args(
         spans.into_iter().map(|r| frame.slice(r)).collect(),
     ))
@@ -341,6 +378,62 @@ mod tests {
             assert_eq!(args[2].as_ref(), b"va\r\nl");
             assert!(buf.is_empty());
         }
+    }
+
+    #[test]
+    fn resuming_gives_the_same_requests_as_parsing_whole() {
+        let mut input = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nva\r\nl\r\nPING\r\n".to_vec();
+        input.extend(b"*4\r\n$4\r\nMGET\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n");
+        for chunk in 1..input.len() {
+            let (mut buf, mut progress, mut out) =
+                (BytesMut::new(), Progress::default(), Vec::new());
+            for piece in input.chunks(chunk) {
+                buf.extend_from_slice(piece);
+                while let Parse::Request(args) =
+                    parse_request_resuming(&mut buf, &Limits::default(), &mut progress).unwrap()
+                {
+                    out.push(args.iter().map(|a| a.to_vec()).collect::<Vec<_>>());
+                }
+            }
+            assert_eq!(
+                out,
+                vec![
+                    strs(&["SET", "key", "va\r\nl"]),
+                    strs(&["PING"]),
+                    strs(&["MGET", "a", "b", "c"])
+                ],
+                "chunk {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_of_many_arguments_resumes_where_it_stopped() {
+        // Fed 16 KiB at a time, each call must pick up where the last one
+        // stopped (within one argument), not re-read the request from its
+        // start: that would take time quadratic in its size.
+        let n = 400_000;
+        let mut input = format!("*{}\r\n$6\r\nEXISTS\r\n", n + 1).into_bytes();
+        for _ in 0..n {
+            input.extend(b"$1\r\nk\r\n");
+        }
+        let (mut buf, mut progress, mut done) = (BytesMut::new(), Progress::default(), false);
+        for piece in input.chunks(16 * 1024) {
+            buf.extend_from_slice(piece);
+            match parse_request_resuming(&mut buf, &Limits::default(), &mut progress).unwrap() {
+                Parse::Request(args) => {
+                    assert_eq!(args.len(), n + 1);
+                    done = true;
+                }
+                Parse::Incomplete(_) => assert!(
+                    buf.len() - progress.pos < 8,
+                    "stopped at {} of {}",
+                    progress.pos,
+                    buf.len()
+                ),
+            }
+        }
+        assert!(done);
     }
 
     #[test]

@@ -5,16 +5,17 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use proto::parse::{parse_request, split_args, Limits, Parse};
+use proto::parse::{parse_request_resuming, split_args, Limits, Parse, Progress};
 
 fn parse_all(chunks: &[&[u8]], limits: &Limits) -> (Vec<Vec<Vec<u8>>>, bool) {
     let mut buf = BytesMut::new();
+    let mut progress = Progress::default();
     let mut out = Vec::new();
     for chunk in chunks {
         buf.extend_from_slice(chunk);
         loop {
             let before = buf.len();
-            match parse_request(&mut buf, limits) {
+            match parse_request_resuming(&mut buf, limits, &mut progress) {
                 Ok(Parse::Request(args)) => {
                     assert!(!args.is_empty());
                     assert!(buf.len() < before, "a request must consume input");
