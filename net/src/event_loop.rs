@@ -245,8 +245,6 @@ impl EventLoop {
     }
 
     fn on_recv_own(&mut self, slot: u32, generation: u32, res: i32) {
-        let limit = self.shared.config.query_buffer_limit;
-        let now = self.now;
         let Some(conn) = self
             .conns
             .get_mut(slot as usize)
@@ -269,21 +267,34 @@ impl EventLoop {
             conn.rbuf
                 .extend_from_slice(&buf[..(res as usize).min(buf.len())]);
         }
-        conn.last_active_ms = now;
-        self.stats.net_input_bytes += res as u64;
+        if self.received(slot, res as usize) {
+            self.rearm.push(slot);
+        }
+    }
+
+    /// Accounts for `bytes` just appended to a connection's input: closes it
+    /// past the query buffer limit, else queues it for parsing. Returns
+    /// whether it is still open.
+    fn received(&mut self, slot: u32, bytes: usize) -> bool {
+        let limit = self.shared.config.query_buffer_limit;
+        let Some(conn) = self.conns[slot as usize].as_mut() else {
+            return false;
+        };
+        conn.last_active_ms = self.now;
+        self.stats.net_input_bytes += bytes as u64;
         if conn.rbuf.len() > limit {
             tracing::warn!(
                 client = conn.id,
                 "closing client that reached max query buffer length"
             );
             self.begin_close(slot);
-            return;
+            return false;
         }
         if !conn.dirty {
             conn.dirty = true;
             self.dirty.push(slot);
         }
-        self.rearm.push(slot);
+        true
     }
 
     /// Runs until shutdown completes.
@@ -446,7 +457,6 @@ impl EventLoop {
         let more = cqueue::more(flags);
         let data_len = if res > 0 { res as usize } else { 0 };
         let bid = cqueue::buffer_select(flags);
-        let limit = self.shared.config.query_buffer_limit;
         let Some(conn) = self
             .conns
             .get_mut(slot as usize)
@@ -477,21 +487,7 @@ impl EventLoop {
             return;
         }
         if res > 0 {
-            self.stats.net_input_bytes += data_len as u64;
-            conn.last_active_ms = self.now;
-            if conn.rbuf.len() > limit {
-                tracing::warn!(
-                    client = conn.id,
-                    "closing client that reached max query buffer length"
-                );
-                self.begin_close(slot);
-                return;
-            }
-            if !conn.dirty {
-                conn.dirty = true;
-                self.dirty.push(slot);
-            }
-            if !more {
+            if self.received(slot, data_len) && !more {
                 self.rearm.push(slot);
             }
         } else if res == -libc::ENOBUFS {

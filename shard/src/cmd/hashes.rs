@@ -312,37 +312,11 @@ pub fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::testing::*;
     use crate::keyspace::string_entry;
     use crate::shard::Shard;
-    use proto::CommandId;
 
     const T0: u64 = 1_700_000_000_000;
-
-    fn run(shard: &mut Shard, now: u64, args: &[&str]) -> Reply {
-        let args: Vec<Bytes> = args
-            .iter()
-            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-            .collect();
-        let spec = proto::lookup(&args[0]).expect("known command");
-        assert!(spec.arity_ok(args.len()), "arity of {:?}", spec.name);
-        let CommandId::Shard(cmd) = spec.id else {
-            panic!("not a shard command")
-        };
-        let mut ctx = Ctx { shard, db: 0, now };
-        crate::exec::execute(&mut ctx, cmd, &args)
-    }
-
-    fn int(n: i64) -> Reply {
-        Reply::Integer(n)
-    }
-
-    fn bulk(s: &str) -> Reply {
-        Reply::bulk_from(s.as_bytes())
-    }
-
-    fn err(text: &str) -> Reply {
-        Reply::error(text.to_string())
-    }
 
     fn with_string_key() -> Shard {
         let mut s = Shard::new(0, 1);

@@ -415,45 +415,26 @@ fn flush_mode(args: &[Bytes]) -> Result<(), Reply> {
 
 #[cfg(test)]
 mod expiry_extremes {
-    use crate::exec::{execute, Ctx};
+    use crate::cmd::testing::run;
     use crate::shard::Shard;
-    use bytes::Bytes;
-    use proto::{Reply, ShardCmd};
-
-    fn run(shard: &mut Shard, cmd: ShardCmd, args: &[&str]) -> Reply {
-        let args: Vec<Bytes> = args
-            .iter()
-            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-            .collect();
-        execute(
-            &mut Ctx {
-                shard,
-                db: 0,
-                now: 1_000,
-            },
-            cmd,
-            &args,
-        )
-    }
+    use proto::Reply;
 
     #[test]
     fn deadlines_near_the_end_of_time_do_not_overflow() {
         let mut s = Shard::new(0, 1);
-        run(&mut s, ShardCmd::Set, &["set", "k", "v"]);
+        run(&mut s, 1_000, &["set", "k", "v"]);
         let max = i64::MAX.to_string();
         let near = (i64::MAX - 1).to_string();
         for at in [max.as_str(), near.as_str()] {
             assert_eq!(
-                run(&mut s, ShardCmd::Pexpireat, &["pexpireat", "k", at]),
+                run(&mut s, 1_000, &["pexpireat", "k", at]),
                 Reply::Integer(1)
             );
             assert_eq!(
-                run(&mut s, ShardCmd::Expiretime, &["expiretime", "k"]),
+                run(&mut s, 1_000, &["expiretime", "k"]),
                 Reply::Integer(i64::MAX / 1000)
             );
-            assert!(
-                matches!(run(&mut s, ShardCmd::Ttl, &["ttl", "k"]), Reply::Integer(n) if n > 0)
-            );
+            assert!(matches!(run(&mut s, 1_000, &["ttl", "k"]), Reply::Integer(n) if n > 0));
         }
     }
 }
@@ -461,39 +442,13 @@ mod expiry_extremes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::testing::*;
     use crate::keyspace::string_entry;
     use crate::shard::{shard_of_key, Shard};
     use crate::value::Entry;
-    use proto::CommandId;
     use std::collections::HashSet;
 
     const T0: u64 = 1_700_000_000_000;
-
-    /// Runs one command through the dispatcher, after the arity check the
-    /// network layer would have made.
-    fn run_in(shard: &mut Shard, db: usize, now: u64, args: &[&[u8]]) -> Reply {
-        let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-        let spec = proto::lookup(&args[0]).expect("known command");
-        assert!(spec.arity_ok(args.len()), "arity of {:?}", spec.name);
-        let CommandId::Shard(cmd) = spec.id else {
-            panic!("not a shard command")
-        };
-        let mut ctx = Ctx { shard, db, now };
-        crate::exec::execute(&mut ctx, cmd, &args)
-    }
-
-    fn run(shard: &mut Shard, now: u64, args: &[&str]) -> Reply {
-        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        run_in(shard, 0, now, &args)
-    }
-
-    fn int(n: i64) -> Reply {
-        Reply::Integer(n)
-    }
-
-    fn err(text: &str) -> Reply {
-        Reply::error(text.to_string())
-    }
 
     fn put(shard: &mut Shard, key: &str, expire_at: u64) {
         let entry = Entry {

@@ -6,4 +6,6 @@ pub mod hashes;
 pub mod keys;
 pub mod long_double;
 pub mod strings;
+#[cfg(test)]
+pub mod testing;
 pub mod util;

@@ -565,37 +565,8 @@ pub fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::testing::*;
     use crate::shard::Shard;
-    use proto::CommandId;
-
-    /// Runs one command the way the connection does: table lookup, arity
-    /// check, then the executor.
-    fn run(shard: &mut Shard, now: u64, args: &[&str]) -> Reply {
-        let args: Vec<Bytes> = args
-            .iter()
-            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-            .collect();
-        let spec = proto::lookup(&args[0]).expect("known command");
-        if !spec.arity_ok(args.len()) {
-            return Reply::error(errors::wrong_arity(spec.name));
-        }
-        let CommandId::Shard(cmd) = spec.id else {
-            panic!("not a shard command")
-        };
-        crate::exec::execute(&mut Ctx { shard, db: 0, now }, cmd, &args)
-    }
-
-    fn bulk(s: &str) -> Reply {
-        Reply::bulk_from(s.as_bytes())
-    }
-
-    fn err(text: &str) -> Reply {
-        Reply::error(text.to_string())
-    }
-
-    fn int(n: i64) -> Reply {
-        Reply::Integer(n)
-    }
 
     fn expire_of(shard: &mut Shard, key: &str, now: u64) -> Option<u64> {
         shard
