@@ -10,12 +10,15 @@ pub mod config;
 mod config_cmd;
 mod conn;
 mod conn_cmd;
+mod conn_io;
 mod event_loop;
 mod gather;
 mod info;
 mod mesh;
 mod ops;
+mod requests;
 mod server;
+mod shard_ops;
 
 pub use config::{OutputLimit, ServerConfig};
 pub(crate) use server::Shared;

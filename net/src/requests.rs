@@ -1,0 +1,327 @@
+//! From bytes to replies: parsing a connection's pipeline in batches,
+//! prefetching what it will touch, dispatching each command to where it
+//! runs, and keeping replies in request order.
+
+use crate::conn::{Conn, Pending};
+use crate::event_loop::{EventLoop, PARSE_BATCH};
+use crate::gather::{finish, plan, Gather, Next, Plan};
+use crate::mesh::{Message, ReplyTo};
+use crate::ops::{ShardOp, ShardReply};
+use bytes::Bytes;
+use proto::parse::{parse_request_resuming, Parse};
+use proto::{errors, CommandId, Reply};
+use shard::Ctx;
+use std::collections::VecDeque;
+
+impl EventLoop {
+    pub(crate) fn process_dirty(&mut self) {
+        let dirty = std::mem::take(&mut self.dirty);
+        for &slot in &dirty {
+            let Some(mut conn) = self.conns[slot as usize].take() else {
+                continue;
+            };
+            conn.dirty = false;
+            if !conn.closing && !self.stopping {
+                self.process_input(&mut conn, slot);
+            }
+            conn.drain_ready();
+            let over = self.output_over_limit(&mut conn);
+            self.conns[slot as usize] = Some(conn);
+            if over {
+                self.begin_close(slot);
+            } else {
+                self.flush(slot);
+            }
+        }
+        let mut dirty = dirty;
+        dirty.clear();
+        if self.dirty.is_empty() {
+            self.dirty = dirty;
+        }
+    }
+
+    /// Redis's client-output-buffer-limit: over `hard` bytes closes at once;
+    /// over `soft` bytes for longer than `soft_seconds` closes too.
+    pub(crate) fn output_over_limit(&self, conn: &mut Conn) -> bool {
+        let limit = self.shared.config.output_limit_normal;
+        let used = conn.output_len();
+        if limit.hard > 0 && used >= limit.hard {
+            tracing::warn!(
+                client = conn.id,
+                used,
+                "closing client over the hard output buffer limit"
+            );
+            return true;
+        }
+        if limit.soft == 0 || used < limit.soft {
+            conn.soft_limit_since_ms = 0;
+            return false;
+        }
+        if conn.soft_limit_since_ms == 0 {
+            conn.soft_limit_since_ms = self.now;
+            return false;
+        }
+        let over = self.now.saturating_sub(conn.soft_limit_since_ms) >= limit.soft_seconds * 1000;
+        if over {
+            tracing::warn!(
+                client = conn.id,
+                used,
+                "closing client over the soft output buffer limit"
+            );
+        }
+        over
+    }
+
+    pub(crate) fn process_input(&mut self, conn: &mut Conn, slot: u32) {
+        while !conn.barrier && !conn.close_after_flush {
+            if let Some(args) = conn.parsed.pop_front() {
+                self.stats.total_commands += 1;
+                self.dispatch(conn, slot, args);
+                // Stop at the hard output limit; the caller closes the client.
+                let hard = self.shared.config.output_limit_normal.hard;
+                if hard > 0 && conn.output_len() >= hard {
+                    return;
+                }
+                continue;
+            }
+            if let Some(error) = conn.parse_error.take() {
+                tracing::debug!(client = conn.id, "protocol error: {error}");
+                conn.reply(Reply::error(format!("ERR {error}")));
+                conn.close_after_flush = true;
+                return;
+            }
+            if !self.parse_batch(conn) {
+                return;
+            }
+        }
+        // QUIT or a protocol error: nothing after it runs.
+        if conn.close_after_flush {
+            conn.parsed.clear();
+        }
+    }
+
+    /// Parses what the connection sent, up to a batch of requests, and
+    /// prefetches the data they will touch. Returns false if nothing new
+    /// was parsed.
+    pub(crate) fn parse_batch(&mut self, conn: &mut Conn) -> bool {
+        // Until AUTH succeeds, one request at a time: its limits are stricter
+        // and the next request must be parsed under the outcome of this one.
+        let max = if conn.authenticated { PARSE_BATCH } else { 1 };
+        self.limits.unauthenticated = !conn.authenticated;
+        while conn.parsed.len() < max && conn.rbuf.len() >= conn.need {
+            match parse_request_resuming(&mut conn.rbuf, &self.limits, &mut conn.progress) {
+                Ok(Parse::Request(args)) => {
+                    conn.need = 1;
+                    conn.parsed.push_back(args);
+                }
+                Ok(Parse::Incomplete(need)) => {
+                    conn.need = need;
+                    // Big bulks: grow once instead of doubling through every read.
+                    if need > conn.rbuf.capacity() && need - conn.rbuf.len() >= 32 * 1024 {
+                        conn.rbuf.reserve(need - conn.rbuf.len());
+                    }
+                    break;
+                }
+                Err(e) => {
+                    conn.parse_error = Some(e.0);
+                    break;
+                }
+            }
+        }
+        if conn.parsed.len() > 1 {
+            self.prefetch(conn.db, &conn.parsed);
+        }
+        !conn.parsed.is_empty() || conn.parse_error.is_some()
+    }
+
+    /// Hides memory latency across a pipeline: with a million keys every
+    /// lookup misses the cache several times (slot table, control bytes,
+    /// node, value). Two passes start those loads for all the batch's keys
+    /// of this shard before any command runs, so they overlap instead of
+    /// following one another. Purely a hint: nothing is changed.
+    pub(crate) fn prefetch(&self, db: usize, requests: &VecDeque<Vec<Bytes>>) {
+        let Some(db) = self.shard.existing_db(db) else {
+            return;
+        };
+        let shards = self.shard.count;
+        let keys: Vec<&[u8]> = requests
+            .iter()
+            .filter(|r| r.len() > 1)
+            .filter(|r| {
+                matches!(proto::lookup(&r[0]).map(|s| s.id), Some(CommandId::Shard(c)) if crate::gather::fanout(c) == crate::gather::Fanout::OneKey)
+            })
+            .map(|r| &r[1][..])
+            .filter(|k| shards == 1 || shard::shard_of_key(k, shards) == self.id)
+            .collect();
+        keys.iter().for_each(|k| db.prefetch_slot(k));
+        keys.iter().for_each(|k| db.prefetch_value(k));
+    }
+
+    pub(crate) fn dispatch(&mut self, conn: &mut Conn, slot: u32, args: Vec<Bytes>) {
+        let Some(spec) = proto::lookup(&args[0]) else {
+            conn.reply(Reply::error(errors::unknown_command(&args[0], &args[1..])));
+            return;
+        };
+        conn.last_cmd = spec.name;
+        if !conn.authenticated && !spec.has(proto::table::flags::NO_AUTH) {
+            conn.reply(Reply::error(errors::NOAUTH));
+            return;
+        }
+        if !spec.arity_ok(args.len()) {
+            conn.reply(Reply::error(errors::wrong_arity(spec.name)));
+            return;
+        }
+        let plan = match spec.id {
+            CommandId::Shard(cmd) => {
+                let shards = self.shard.count;
+                // The common case: one shard, or a key this shard owns.
+                if shards == 1
+                    || (crate::gather::fanout(cmd) == crate::gather::Fanout::OneKey
+                        && shard::shard_of_key(&args[1], shards) == self.id)
+                {
+                    let reply = shard::execute(
+                        &mut Ctx {
+                            shard: &mut self.shard,
+                            db: conn.db,
+                            now: self.now,
+                        },
+                        cmd,
+                        &args,
+                    );
+                    conn.reply(reply);
+                    return;
+                }
+                plan(cmd, args, shards, self.id)
+            }
+            CommandId::Conn(cmd) => crate::conn_cmd::run(self, conn, cmd, args),
+        };
+        self.start_plan(conn, slot, plan);
+    }
+
+    pub(crate) fn start_plan(&mut self, conn: &mut Conn, slot: u32, plan: Plan) {
+        if plan.parts.is_empty() {
+            match finish(plan.combine, Vec::new()) {
+                Next::Reply(reply) => conn.reply(reply),
+                Next::Silent => {}
+                Next::Step(parts, combine) => {
+                    let plan = Plan {
+                        parts,
+                        combine,
+                        barrier: plan.barrier,
+                        hold: plan.hold,
+                    };
+                    self.start_plan(conn, slot, plan);
+                }
+            }
+            return;
+        }
+        if !plan.hold.is_empty() {
+            self.start_atomic(conn, slot, plan);
+            return;
+        }
+        let n = plan.parts.len();
+        let seq = conn.reserve(Gather {
+            combine: plan.combine,
+            parts: (0..n).map(|_| None).collect(),
+            remaining: n,
+            barrier: plan.barrier,
+        });
+        if plan.barrier {
+            conn.barrier = true;
+        }
+        self.send_parts(conn, slot, seq, plan.parts);
+    }
+
+    pub(crate) fn send_parts(
+        &mut self,
+        conn: &mut Conn,
+        slot: u32,
+        seq: u64,
+        parts: Vec<(usize, ShardOp)>,
+    ) {
+        for (part, (shard, op)) in parts.into_iter().enumerate() {
+            if shard == self.id {
+                let reply = self.run_op(conn.db, op);
+                self.fill(conn, slot, seq, part, reply);
+            } else {
+                self.stats.cross_shard_requests += 1;
+                let reply_to = ReplyTo {
+                    shard: self.id,
+                    conn: slot,
+                    generation: conn.generation,
+                    seq,
+                    part: part as u32,
+                    tx: 0,
+                };
+                self.peers[shard].send(Message::Request {
+                    reply_to,
+                    db: conn.db as u8,
+                    op,
+                });
+                self.to_wake[shard] = true;
+            }
+        }
+    }
+
+    /// Stores one part's result; when the step is complete, combines it.
+    pub(crate) fn fill(
+        &mut self,
+        conn: &mut Conn,
+        slot: u32,
+        seq: u64,
+        part: usize,
+        reply: ShardReply,
+    ) {
+        let Some(Pending::Waiting(gather)) = conn.slot_mut(seq) else {
+            return;
+        };
+        if let Some(p) = gather.parts.get_mut(part) {
+            *p = Some(reply);
+        }
+        gather.remaining -= 1;
+        if gather.remaining > 0 {
+            return;
+        }
+        let Some(Pending::Waiting(gather)) = conn
+            .slot_mut(seq)
+            .map(|p| std::mem::replace(p, Pending::Ready(Reply::Nil)))
+        else {
+            return;
+        };
+        let Gather {
+            combine,
+            parts,
+            barrier,
+            ..
+        } = *gather;
+        match finish(combine, parts) {
+            Next::Reply(reply) => {
+                if let Some(p) = conn.slot_mut(seq) {
+                    *p = Pending::Ready(reply);
+                }
+                if barrier {
+                    conn.barrier = false;
+                }
+                conn.drain_ready();
+            }
+            Next::Silent => {
+                if let Some(p) = conn.slot_mut(seq) {
+                    *p = Pending::Nothing;
+                }
+                conn.drain_ready();
+            }
+            Next::Step(next_parts, combine) => {
+                let n = next_parts.len();
+                if let Some(p) = conn.slot_mut(seq) {
+                    *p = Pending::Waiting(Box::new(Gather {
+                        combine,
+                        parts: (0..n).map(|_| None).collect(),
+                        remaining: n,
+                        barrier,
+                    }));
+                }
+                self.send_parts(conn, slot, seq, next_parts);
+            }
+        }
+    }
+}

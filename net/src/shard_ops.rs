@@ -1,0 +1,103 @@
+//! The shard side: operations other shards (or this one) ask of the data,
+//! and the mailbox they arrive in.
+
+use crate::event_loop::{EventLoop, LoopStats, MAILBOX_BATCH};
+use crate::mesh::Message;
+use crate::ops::{ShardOp, ShardReply, ShardStats};
+use proto::Reply;
+use shard::Ctx;
+
+impl EventLoop {
+    /// Runs an operation on this shard's data.
+    pub fn run_op(&mut self, db: usize, op: ShardOp) -> ShardReply {
+        let now = self.now;
+        match op {
+            ShardOp::Command(cmd, args) => ShardReply::Reply(shard::execute(
+                &mut Ctx {
+                    shard: &mut self.shard,
+                    db,
+                    now,
+                },
+                cmd,
+                &args,
+            )),
+            ShardOp::TakeKey(key) => ShardReply::Entry(self.shard.db(db).remove(&key, now)),
+            ShardOp::PutKey(key, entry) => {
+                self.shard.db(db).insert(&key, entry, now);
+                ShardReply::Reply(Reply::Ok)
+            }
+            ShardOp::Stats => ShardReply::Stats(Box::new(self.shard_stats())),
+            ShardOp::ClientList => ShardReply::Clients(crate::client_cmd::list_lines(self)),
+            ShardOp::ClientKill(filter) => {
+                ShardReply::Killed(crate::client_cmd::kill(self, &filter))
+            }
+            ShardOp::ConfigSet(changes) => {
+                changes.iter().for_each(|c| self.runtime.apply(c));
+                ShardReply::Reply(Reply::Ok)
+            }
+            // Holds only travel through the mailbox (atomic.rs), never as parts.
+            ShardOp::Hold | ShardOp::Release => {
+                ShardReply::Reply(Reply::error("ERR internal error: hold outside the mailbox"))
+            }
+            ShardOp::ResetStats => {
+                self.stats = LoopStats::default();
+                self.shard
+                    .dbs_mut()
+                    .for_each(|db| db.stats = Default::default());
+                ShardReply::Reply(Reply::Ok)
+            }
+        }
+    }
+
+    pub(crate) fn shard_stats(&self) -> ShardStats {
+        let mut s = ShardStats {
+            shard: self.id,
+            ..ShardStats::default()
+        };
+        for (i, db) in self.shard.dbs() {
+            if !db.is_empty() {
+                s.keyspace.push((i, db.len(), db.volatile_len()));
+            }
+            s.hits += db.stats.hits;
+            s.misses += db.stats.misses;
+            s.expired += db.stats.expired;
+        }
+        s.connected_clients = self.conns.iter().flatten().count();
+        s.total_connections = self.stats.total_connections;
+        s.rejected_connections = self.stats.rejected_connections;
+        s.total_commands = self.stats.total_commands;
+        s.net_input_bytes = self.stats.net_input_bytes;
+        s.net_output_bytes = self.stats.net_output_bytes;
+        s.cross_shard_requests = self.stats.cross_shard_requests;
+        s
+    }
+
+    pub(crate) fn drain_mailbox(&mut self) {
+        for _ in 0..MAILBOX_BATCH {
+            let Ok(msg) = self.mailbox.rx.try_recv() else {
+                break;
+            };
+            match msg {
+                Message::Request { reply_to, db, op } => self.handle_request(reply_to, db, op),
+                Message::Response { reply_to, reply } if reply_to.tx != 0 => {
+                    self.on_tx_response(reply_to.tx, reply_to.part as usize, reply)
+                }
+                Message::Response { reply_to, reply } => {
+                    let slot = reply_to.conn;
+                    let Some(mut conn) = self.conns.get_mut(slot as usize).and_then(|c| c.take())
+                    else {
+                        continue;
+                    };
+                    if conn.generation == reply_to.generation {
+                        self.fill(&mut conn, slot, reply_to.seq, reply_to.part as usize, reply);
+                        if !conn.dirty {
+                            conn.dirty = true;
+                            self.dirty.push(slot);
+                        }
+                    }
+                    self.conns[slot as usize] = Some(conn);
+                }
+            }
+        }
+    }
+}
