@@ -1,6 +1,14 @@
 //! TokenginX's doors: RESP listeners and connections, one io_uring event
-//! loop per shard (see `event_loop` for the loop, `mesh` for how shards
-//! reach each other, `gather` for commands that span shards).
+//! loop per shard.
+//!
+//! - `event_loop`: the loop itself, its ring and its ticks;
+//! - `conn_io`: accepting, receiving, sending and closing connections;
+//! - `requests`: parsing pipelines, dispatching commands, ordering replies;
+//! - `gather`: where a command runs and how parts from shards combine;
+//! - `atomic`: commands over several shards as one indivisible step;
+//! - `mesh`, `ops`, `shard_ops`: how shards ask each other for work;
+//! - `conn_cmd`, `client_cmd`, `config_cmd`, `command_cmd`, `info`: the
+//!   connection and server commands.
 
 mod atomic;
 mod bufring;
