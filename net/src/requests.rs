@@ -154,6 +154,7 @@ impl EventLoop {
             .filter(|k| shards == 1 || shard::shard_of_key(k, shards) == self.id)
             .collect();
         keys.iter().for_each(|k| db.prefetch_slot(k));
+        keys.iter().for_each(|k| db.prefetch_node(k));
         keys.iter().for_each(|k| db.prefetch_value(k));
     }
 

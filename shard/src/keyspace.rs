@@ -137,6 +137,18 @@ impl Db {
         );
     }
 
+    /// Starts loading the node of the first entry whose hash tag matches
+    /// `key`'s (almost always the key's own): the slot's control bytes are
+    /// read here, but no node is waited for, so these loads overlap across
+    /// a batch.
+    pub fn prefetch_node(&self, key: &[u8]) {
+        let hash = self.hash(key);
+        self.tables[self.index(key)].find(hash, |n| {
+            prefetch(&**n as *const Node as *const u8, 1);
+            true
+        });
+    }
+
     /// Finds `key` without side effects and starts loading its value, so
     /// that a lookup moments later finds everything in the cache.
     pub fn prefetch_value(&self, key: &[u8]) {
