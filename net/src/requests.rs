@@ -163,7 +163,7 @@ impl EventLoop {
             conn.reply(Reply::error(errors::unknown_command(&args[0], &args[1..])));
             return;
         };
-        conn.last_cmd = spec.name;
+        conn.last_cmd = full_name(spec.name, &args);
         if !conn.authenticated && !spec.has(proto::table::flags::NO_AUTH) {
             conn.reply(Reply::error(errors::NOAUTH));
             return;
@@ -324,5 +324,68 @@ impl EventLoop {
                 self.send_parts(conn, slot, seq, next_parts);
             }
         }
+    }
+}
+
+/// The name CLIENT LIST shows in `cmd=`: `client|list` for a container's
+/// subcommand, as Redis 7 shows it, else the command's name.
+fn full_name(name: &'static str, args: &[Bytes]) -> &'static str {
+    const SUBCOMMANDS: &[&str] = &[
+        "client|id",
+        "client|getname",
+        "client|setname",
+        "client|setinfo",
+        "client|info",
+        "client|list",
+        "client|kill",
+        "client|no-evict",
+        "client|no-touch",
+        "client|help",
+        "config|get",
+        "config|set",
+        "config|resetstat",
+        "config|help",
+        "command|count",
+        "command|info",
+        "command|docs",
+        "command|list",
+        "command|getkeys",
+        "command|help",
+    ];
+    let Some(sub) = args.get(1) else { return name };
+    SUBCOMMANDS
+        .iter()
+        .find(|full| {
+            full.split_once('|').is_some_and(|(container, s)| {
+                container == name && s.as_bytes().eq_ignore_ascii_case(sub)
+            })
+        })
+        .copied()
+        .unwrap_or(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::full_name;
+    use bytes::Bytes;
+
+    #[test]
+    fn subcommands_are_named_like_redis_in_client_list() {
+        let args = |a: &[&'static str]| {
+            a.iter()
+                .map(|s| Bytes::from_static(s.as_bytes()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            full_name("client", &args(&["CLIENT", "List"])),
+            "client|list"
+        );
+        assert_eq!(
+            full_name("config", &args(&["config", "GET", "x"])),
+            "config|get"
+        );
+        assert_eq!(full_name("client", &args(&["client", "nosuch"])), "client");
+        assert_eq!(full_name("get", &args(&["get", "list"])), "get");
+        assert_eq!(full_name("command", &args(&["command"])), "command");
     }
 }
