@@ -130,6 +130,22 @@ class SessionStoreTest(unittest.TestCase):
         finally:
             r3.close()
 
+    def test_info_and_client_list_parse(self):
+        self.r.set("info:k", "v", ex=100)
+        self.r.set("info:p", "v")
+        info = self.r.info()
+        self.assertEqual(info["loading"], 0)
+        self.assertEqual(info["role"], "master")
+        self.assertGreaterEqual(info["connected_clients"], 1)
+        self.assertEqual(info["db0"]["keys"], self.r.dbsize())
+        self.assertGreaterEqual(info["db0"]["expires"], 1)
+        self.assertIn("tokenginx_version", self.r.info("server"))
+        self.r.client_setname("sessions-test")
+        me = [c for c in self.r.client_list() if c["name"] == "sessions-test"]
+        self.assertEqual(len(me), 1)
+        self.assertEqual(me[0]["cmd"], "client|list")
+        self.assertEqual(int(me[0]["id"]), self.r.client_id())
+
     def test_short_ttl_expires(self):
         self.assertTrue(self.r.set("short", "v", px=100))
         self.assertEqual(self.r.get("short"), "v")
