@@ -50,7 +50,8 @@ pub fn fanout(cmd: ShardCmd) -> Fanout {
         | Decrby | Incrbyfloat | Append | Strlen | Getrange | Setrange | Type | Expire
         | Pexpire | Expireat | Pexpireat | Ttl | Pttl | Expiretime | Pexpiretime | Persist
         | Hset | Hsetnx | Hget | Hmget | Hmset | Hgetall | Hdel | Hexists | Hlen | Hkeys
-        | Hvals | Hincrby | Hincrbyfloat | Hstrlen | Hscan => Fanout::OneKey,
+        | Hvals | Hincrby | Hincrbyfloat | Hstrlen | Hscan | Sadd | Srem | Smembers | Sismember
+        | Smismember | Scard | Spop | Srandmember | Sscan => Fanout::OneKey,
         Del | Unlink | Exists | Touch => Fanout::KeysSum,
         Mget => Fanout::Mget,
         Mset => Fanout::Mset,

@@ -109,6 +109,7 @@ impl CommandSpec {
             "generic" => cats.push("@keyspace"),
             "string" => cats.push("@string"),
             "hash" => cats.push("@hash"),
+            "set" => cats.push("@set"),
             "connection" => cats.push("@connection"),
             _ => {}
         }
@@ -235,6 +236,16 @@ command_table! {
         Hincrbyfloat "hincrbyfloat" 4 [WRITE DENYOOM FAST] (1 1 1) hash "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.";
         Hstrlen "hstrlen" 3 [READONLY FAST] (1 1 1) hash "Returns the length of the value of a field.";
         Hscan "hscan" -3 [READONLY] (1 1 1) hash "Iterates over fields and values of a hash.";
+        // Sets
+        Sadd "sadd" -3 [WRITE DENYOOM FAST] (1 1 1) set "Adds one or more members to a set. Creates the key if it doesn't exist.";
+        Srem "srem" -3 [WRITE FAST] (1 1 1) set "Removes one or more members from a set. Deletes the set if the last member was removed.";
+        Smembers "smembers" 2 [READONLY] (1 1 1) set "Returns all members of a set.";
+        Sismember "sismember" 3 [READONLY FAST] (1 1 1) set "Determines whether a member belongs to a set.";
+        Smismember "smismember" -3 [READONLY FAST] (1 1 1) set "Determines whether multiple members belong to a set.";
+        Scard "scard" 2 [READONLY FAST] (1 1 1) set "Returns the number of members in a set.";
+        Spop "spop" -2 [WRITE FAST] (1 1 1) set "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.";
+        Srandmember "srandmember" -2 [READONLY] (1 1 1) set "Get one or multiple random members from a set";
+        Sscan "sscan" -3 [READONLY] (1 1 1) set "Iterates over members of a set.";
     }
     conn {
         Ping "ping" -1 [FAST] connection "Returns the server's liveliness response.";

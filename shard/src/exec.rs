@@ -5,7 +5,7 @@
 //! The match has no catch-all arm: a command declared in the table without
 //! an executor does not compile.
 
-use crate::cmd::{hashes, keys, strings};
+use crate::cmd::{hashes, keys, sets, strings};
 use crate::keyspace::Db;
 use crate::shard::Shard;
 use bytes::Bytes;
@@ -87,5 +87,14 @@ pub fn execute(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
         Hincrbyfloat => hashes::hincrbyfloat(ctx, args),
         Hstrlen => hashes::hstrlen(ctx, args),
         Hscan => hashes::hscan(ctx, args),
+        Sadd => sets::sadd(ctx, args),
+        Srem => sets::srem(ctx, args),
+        Smembers => sets::smembers(ctx, args),
+        Sismember => sets::sismember(ctx, args),
+        Smismember => sets::smismember(ctx, args),
+        Scard => sets::scard(ctx, args),
+        Spop => sets::spop(ctx, args),
+        Srandmember => sets::srandmember(ctx, args),
+        Sscan => sets::sscan(ctx, args),
     }
 }

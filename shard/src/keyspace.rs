@@ -157,6 +157,7 @@ impl Db {
             match &node.entry.value {
                 Value::Str(s) => prefetch(s.as_ptr(), s.len().div_ceil(64).min(4)),
                 Value::Hash(h) => prefetch(&**h as *const _ as *const u8, 1),
+                Value::Set(s) => prefetch(&**s as *const _ as *const u8, 1),
             }
         }
     }

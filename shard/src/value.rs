@@ -2,14 +2,16 @@
 //! compact copies (never a slice of a network buffer, which would pin the
 //! whole buffer in memory).
 
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 
 pub type HashValue = HashMap<Box<[u8]>, Box<[u8]>>;
+pub type SetValue = HashSet<Box<[u8]>>;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(Box<[u8]>),
     Hash(Box<HashValue>),
+    Set(Box<SetValue>),
 }
 
 impl Value {
@@ -18,6 +20,7 @@ impl Value {
         match self {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod glob;
 pub mod hashes;
 pub mod keys;
 pub mod long_double;
+pub mod sets;
 pub mod strings;
 #[cfg(test)]
 pub mod testing;
