@@ -52,6 +52,9 @@ pub fn fanout(cmd: ShardCmd) -> Fanout {
         | Hset | Hsetnx | Hget | Hmget | Hmset | Hgetall | Hdel | Hexists | Hlen | Hkeys
         | Hvals | Hincrby | Hincrbyfloat | Hstrlen | Hscan | Sadd | Srem | Smembers | Sismember
         | Smismember | Scard | Spop | Srandmember | Sscan => Fanout::OneKey,
+        Zadd | Zincrby | Zrem | Zscore | Zmscore | Zcard | Zcount | Zrange | Zrangebyscore
+        | Zrevrange | Zrank | Zrevrank | Zremrangebyscore | Zremrangebyrank | Zpopmin | Zpopmax
+        | Zscan => Fanout::OneKey,
         Del | Unlink | Exists | Touch => Fanout::KeysSum,
         Mget => Fanout::Mget,
         Mset => Fanout::Mset,

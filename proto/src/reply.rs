@@ -35,6 +35,9 @@ pub enum Reply {
     Map(Vec<(Reply, Reply)>),
     /// A set in RESP3, an array in RESP2.
     Set(Vec<Reply>),
+    /// Pairs such as ZRANGE WITHSCORES's member and score: an array of
+    /// two-element arrays in RESP3, one flat array in RESP2 (Redis 7.0).
+    Pairs(Vec<(Reply, Reply)>),
     /// A double in RESP3, a bulk string in RESP2.
     Double(f64),
     /// A boolean in RESP3, the integer 1 or 0 in RESP2.
@@ -89,6 +92,19 @@ impl Reply {
                 for (k, v) in pairs {
                     k.encode(proto, out);
                     v.encode(proto, out);
+                }
+            }
+            Reply::Pairs(pairs) => {
+                match proto {
+                    Protocol::Resp2 => int_line(out, b'*', 2 * pairs.len() as i64),
+                    Protocol::Resp3 => int_line(out, b'*', pairs.len() as i64),
+                }
+                for (a, b) in pairs {
+                    if proto == Protocol::Resp3 {
+                        out.put_slice(b"*2\r\n");
+                    }
+                    a.encode(proto, out);
+                    b.encode(proto, out);
                 }
             }
             Reply::Set(items) => {

@@ -110,6 +110,7 @@ impl CommandSpec {
             "string" => cats.push("@string"),
             "hash" => cats.push("@hash"),
             "set" => cats.push("@set"),
+            "sorted_set" => cats.push("@sortedset"),
             "connection" => cats.push("@connection"),
             _ => {}
         }
@@ -246,6 +247,24 @@ command_table! {
         Spop "spop" -2 [WRITE FAST] (1 1 1) set "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.";
         Srandmember "srandmember" -2 [READONLY] (1 1 1) set "Get one or multiple random members from a set";
         Sscan "sscan" -3 [READONLY] (1 1 1) set "Iterates over members of a set.";
+        // Sorted sets
+        Zadd "zadd" -4 [WRITE DENYOOM FAST] (1 1 1) sorted_set "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.";
+        Zincrby "zincrby" 4 [WRITE DENYOOM FAST] (1 1 1) sorted_set "Increments the score of a member in a sorted set.";
+        Zrem "zrem" -3 [WRITE FAST] (1 1 1) sorted_set "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.";
+        Zscore "zscore" 3 [READONLY FAST] (1 1 1) sorted_set "Returns the score of a member in a sorted set.";
+        Zmscore "zmscore" -3 [READONLY FAST] (1 1 1) sorted_set "Returns the score of one or more members in a sorted set.";
+        Zcard "zcard" 2 [READONLY FAST] (1 1 1) sorted_set "Returns the number of members in a sorted set.";
+        Zcount "zcount" 4 [READONLY FAST] (1 1 1) sorted_set "Returns the count of members in a sorted set that have scores within a range.";
+        Zrange "zrange" -4 [READONLY] (1 1 1) sorted_set "Returns members in a sorted set within a range of indexes, scores or members.";
+        Zrangebyscore "zrangebyscore" -4 [READONLY] (1 1 1) sorted_set "Returns members in a sorted set within a range of scores.";
+        Zrevrange "zrevrange" -4 [READONLY] (1 1 1) sorted_set "Returns members in a sorted set within a range of indexes in reverse order.";
+        Zrank "zrank" 3 [READONLY FAST] (1 1 1) sorted_set "Returns the index of a member in a sorted set ordered by ascending scores.";
+        Zrevrank "zrevrank" 3 [READONLY FAST] (1 1 1) sorted_set "Returns the index of a member in a sorted set ordered by descending scores.";
+        Zremrangebyscore "zremrangebyscore" 4 [WRITE] (1 1 1) sorted_set "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.";
+        Zremrangebyrank "zremrangebyrank" 4 [WRITE] (1 1 1) sorted_set "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.";
+        Zpopmin "zpopmin" -2 [WRITE FAST] (1 1 1) sorted_set "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.";
+        Zpopmax "zpopmax" -2 [WRITE FAST] (1 1 1) sorted_set "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.";
+        Zscan "zscan" -3 [READONLY] (1 1 1) sorted_set "Iterates over members and scores of a sorted set.";
     }
     conn {
         Ping "ping" -1 [FAST] connection "Returns the server's liveliness response.";

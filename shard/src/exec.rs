@@ -5,7 +5,7 @@
 //! The match has no catch-all arm: a command declared in the table without
 //! an executor does not compile.
 
-use crate::cmd::{hashes, keys, sets, strings};
+use crate::cmd::{hashes, keys, sets, strings, zsets};
 use crate::keyspace::Db;
 use crate::shard::Shard;
 use bytes::Bytes;
@@ -96,5 +96,22 @@ pub fn execute(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
         Spop => sets::spop(ctx, args),
         Srandmember => sets::srandmember(ctx, args),
         Sscan => sets::sscan(ctx, args),
+        Zadd => zsets::zadd(ctx, args),
+        Zincrby => zsets::zincrby(ctx, args),
+        Zrem => zsets::zrem(ctx, args),
+        Zscore => zsets::zscore(ctx, args),
+        Zmscore => zsets::zmscore(ctx, args),
+        Zcard => zsets::zcard(ctx, args),
+        Zcount => zsets::zcount(ctx, args),
+        Zrange => zsets::zrange(ctx, args),
+        Zrangebyscore => zsets::zrangebyscore(ctx, args),
+        Zrevrange => zsets::zrevrange(ctx, args),
+        Zrank => zsets::zrank(ctx, args),
+        Zrevrank => zsets::zrevrank(ctx, args),
+        Zremrangebyscore => zsets::zremrangebyscore(ctx, args),
+        Zremrangebyrank => zsets::zremrangebyrank(ctx, args),
+        Zpopmin => zsets::zpopmin(ctx, args),
+        Zpopmax => zsets::zpopmax(ctx, args),
+        Zscan => zsets::zscan(ctx, args),
     }
 }

@@ -158,6 +158,7 @@ impl Db {
                 Value::Str(s) => prefetch(s.as_ptr(), s.len().div_ceil(64).min(4)),
                 Value::Hash(h) => prefetch(&**h as *const _ as *const u8, 1),
                 Value::Set(s) => prefetch(&**s as *const _ as *const u8, 1),
+                Value::ZSet(z) => prefetch(&**z as *const _ as *const u8, 1),
             }
         }
     }

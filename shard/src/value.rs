@@ -6,12 +6,14 @@ use hashbrown::{HashMap, HashSet};
 
 pub type HashValue = HashMap<Box<[u8]>, Box<[u8]>>;
 pub type SetValue = HashSet<Box<[u8]>>;
+pub use crate::cmd::zset::ZSetValue;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(Box<[u8]>),
     Hash(Box<HashValue>),
     Set(Box<SetValue>),
+    ZSet(Box<ZSetValue>),
 }
 
 impl Value {
@@ -21,6 +23,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 }

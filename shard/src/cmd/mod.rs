@@ -10,3 +10,5 @@ pub mod strings;
 #[cfg(test)]
 pub mod testing;
 pub mod util;
+pub mod zset;
+pub mod zsets;
