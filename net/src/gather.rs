@@ -55,6 +55,8 @@ pub fn fanout(cmd: ShardCmd) -> Fanout {
         Zadd | Zincrby | Zrem | Zscore | Zmscore | Zcard | Zcount | Zrange | Zrangebyscore
         | Zrevrange | Zrank | Zrevrank | Zremrangebyscore | Zremrangebyrank | Zpopmin | Zpopmax
         | Zscan => Fanout::OneKey,
+        Lpush | Rpush | Lpushx | Rpushx | Lpop | Rpop | Lrange | Llen | Lindex | Lset | Lrem
+        | Ltrim | Lpos | Linsert => Fanout::OneKey,
         Del | Unlink | Exists | Touch => Fanout::KeysSum,
         Mget => Fanout::Mget,
         Mset => Fanout::Mset,

@@ -111,6 +111,7 @@ impl CommandSpec {
             "hash" => cats.push("@hash"),
             "set" => cats.push("@set"),
             "sorted_set" => cats.push("@sortedset"),
+            "list" => cats.push("@list"),
             "connection" => cats.push("@connection"),
             _ => {}
         }
@@ -265,6 +266,21 @@ command_table! {
         Zpopmin "zpopmin" -2 [WRITE FAST] (1 1 1) sorted_set "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.";
         Zpopmax "zpopmax" -2 [WRITE FAST] (1 1 1) sorted_set "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.";
         Zscan "zscan" -3 [READONLY] (1 1 1) sorted_set "Iterates over members and scores of a sorted set.";
+        // Lists
+        Lpush "lpush" -3 [WRITE DENYOOM FAST] (1 1 1) list "Prepend one or multiple elements to a list";
+        Rpush "rpush" -3 [WRITE DENYOOM FAST] (1 1 1) list "Append one or multiple elements to a list";
+        Lpushx "lpushx" -3 [WRITE DENYOOM FAST] (1 1 1) list "Prepend an element to a list, only if the list exists";
+        Rpushx "rpushx" -3 [WRITE DENYOOM FAST] (1 1 1) list "Append an element to a list, only if the list exists";
+        Lpop "lpop" -2 [WRITE FAST] (1 1 1) list "Remove and get the first elements in a list";
+        Rpop "rpop" -2 [WRITE FAST] (1 1 1) list "Remove and get the last elements in a list";
+        Lrange "lrange" 4 [READONLY] (1 1 1) list "Get a range of elements from a list";
+        Llen "llen" 2 [READONLY FAST] (1 1 1) list "Get the length of a list";
+        Lindex "lindex" 3 [READONLY] (1 1 1) list "Get an element from a list by its index";
+        Lset "lset" 4 [WRITE DENYOOM] (1 1 1) list "Set the value of an element in a list by its index";
+        Lrem "lrem" 4 [WRITE] (1 1 1) list "Remove elements from a list";
+        Ltrim "ltrim" 4 [WRITE] (1 1 1) list "Trim a list to the specified range";
+        Lpos "lpos" -3 [READONLY] (1 1 1) list "Return the index of matching elements on a list";
+        Linsert "linsert" 5 [WRITE DENYOOM] (1 1 1) list "Insert an element before or after another element in a list";
     }
     conn {
         Ping "ping" -1 [FAST] connection "Returns the server's liveliness response.";

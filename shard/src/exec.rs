@@ -5,7 +5,7 @@
 //! The match has no catch-all arm: a command declared in the table without
 //! an executor does not compile.
 
-use crate::cmd::{hashes, keys, sets, strings, zsets};
+use crate::cmd::{hashes, keys, lists, sets, strings, zsets};
 use crate::keyspace::Db;
 use crate::shard::Shard;
 use bytes::Bytes;
@@ -113,5 +113,19 @@ pub fn execute(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
         Zpopmin => zsets::zpopmin(ctx, args),
         Zpopmax => zsets::zpopmax(ctx, args),
         Zscan => zsets::zscan(ctx, args),
+        Lpush => lists::lpush(ctx, args),
+        Rpush => lists::rpush(ctx, args),
+        Lpushx => lists::lpushx(ctx, args),
+        Rpushx => lists::rpushx(ctx, args),
+        Lpop => lists::lpop(ctx, args),
+        Rpop => lists::rpop(ctx, args),
+        Lrange => lists::lrange(ctx, args),
+        Llen => lists::llen(ctx, args),
+        Lindex => lists::lindex(ctx, args),
+        Lset => lists::lset(ctx, args),
+        Lrem => lists::lrem(ctx, args),
+        Ltrim => lists::ltrim(ctx, args),
+        Lpos => lists::lpos(ctx, args),
+        Linsert => lists::linsert(ctx, args),
     }
 }

@@ -159,6 +159,7 @@ impl Db {
                 Value::Hash(h) => prefetch(&**h as *const _ as *const u8, 1),
                 Value::Set(s) => prefetch(&**s as *const _ as *const u8, 1),
                 Value::ZSet(z) => prefetch(&**z as *const _ as *const u8, 1),
+                Value::List(l) => prefetch(&**l as *const _ as *const u8, 1),
             }
         }
     }

@@ -7,6 +7,9 @@ use hashbrown::{HashMap, HashSet};
 pub type HashValue = HashMap<Box<[u8]>, Box<[u8]>>;
 pub type SetValue = HashSet<Box<[u8]>>;
 pub use crate::cmd::zset::ZSetValue;
+/// A deque: pushes and pops at both ends are O(1), and LINDEX/LRANGE
+/// index directly instead of walking.
+pub type ListValue = std::collections::VecDeque<Box<[u8]>>;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -14,6 +17,7 @@ pub enum Value {
     Hash(Box<HashValue>),
     Set(Box<SetValue>),
     ZSet(Box<ZSetValue>),
+    List(Box<ListValue>),
 }
 
 impl Value {
@@ -24,6 +28,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::List(_) => "list",
         }
     }
 }

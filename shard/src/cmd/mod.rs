@@ -4,6 +4,7 @@
 pub mod glob;
 pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod long_double;
 pub mod sets;
 pub mod strings;
