@@ -7,8 +7,9 @@ mod common;
 use common::{encode, reply_len, show, Conn, Process};
 use std::time::{Duration, Instant};
 
-/// How long shutdown may take with clients connected.
-const PROMPT: Duration = Duration::from_secs(5);
+/// How long shutdown may take with clients connected. The server itself
+/// gives in-flight replies up to 5 s; the rest is slack for a loaded CI box.
+const PROMPT: Duration = Duration::from_secs(10);
 
 fn connected_clients(server: &Process) -> Vec<Conn> {
     (0..20)
@@ -115,16 +116,20 @@ fn sigterm_exits_zero_with_clients_connected() {
 #[test]
 fn sigterm_mid_pipeline_sends_whole_replies() {
     let mut server = common::tokenginx(2);
-    let started = Instant::now();
-    pipeline_survives(&mut server, |s| s.signal(libc::SIGTERM));
+    let mut started = Instant::now();
+    pipeline_survives(&mut server, |s| {
+        started = Instant::now();
+        s.signal(libc::SIGTERM)
+    });
     assert_exits_zero(&mut server, started);
 }
 
 #[test]
 fn shutdown_command_mid_pipeline_of_another_client() {
     let mut server = common::tokenginx(2);
-    let started = Instant::now();
+    let mut started = Instant::now();
     pipeline_survives(&mut server, |s| {
+        started = Instant::now();
         let mut admin = s.connect();
         admin.send(&encode(&["SHUTDOWN", "NOSAVE"]));
         assert_eq!(show(&admin.read_to_close()), show(b""));
