@@ -6,64 +6,13 @@
 //! field removes the key, as Redis does.
 
 use crate::cmd::keys::{scan_reply, ScanOptions};
+use crate::cmd::typed;
 use crate::cmd::util::{int_arg, scan_cursor};
 use crate::exec::Ctx;
-use crate::keyspace::Db;
-use crate::value::{Entry, HashValue, Value};
+use crate::value::HashValue;
 use bytes::Bytes;
 use proto::errors;
 use proto::Reply;
-
-fn wrong_type() -> Reply {
-    Reply::error(errors::WRONGTYPE)
-}
-
-/// The hash at `key` for reading (a keyspace hit or miss is counted), None
-/// if the key is missing.
-fn read_hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut HashValue>, Reply> {
-    let now = ctx.now;
-    match ctx.db().get_read(key, now) {
-        None => Ok(None),
-        Some(Entry {
-            value: Value::Hash(hash),
-            ..
-        }) => Ok(Some(hash)),
-        Some(_) => Err(wrong_type()),
-    }
-}
-
-/// The hash at `key` for writing, None if the key is missing.
-fn existing_hash_for_write<'a>(
-    db: &'a mut Db,
-    key: &[u8],
-    now: u64,
-) -> Result<Option<&'a mut HashValue>, Reply> {
-    match db.get_mut(key, now) {
-        None => Ok(None),
-        Some(Entry {
-            value: Value::Hash(hash),
-            ..
-        }) => Ok(Some(hash)),
-        Some(_) => Err(wrong_type()),
-    }
-}
-
-/// The hash at `key` for writing, created empty if missing. Callers check
-/// everything that could fail before calling, so that no empty hash is left
-/// behind by a failed command.
-fn hash_for_write<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<&'a mut HashValue, Reply> {
-    if !db.contains(key, now) {
-        db.insert(
-            key,
-            Entry {
-                value: Value::Hash(Box::default()),
-                expire_at: 0,
-            },
-            now,
-        );
-    }
-    existing_hash_for_write(db, key, now)?.ok_or_else(wrong_type)
-}
 
 /// `HSET key field value [field value ...]`: replies the number of fields added.
 pub fn hset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -87,7 +36,7 @@ fn set_fields(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Result<usize, Reply>
         return Err(Reply::error(errors::wrong_arity(name)));
     }
     let now = ctx.now;
-    let hash = hash_for_write(ctx.db(), &args[1], now)?;
+    let hash = typed::create::<HashValue>(ctx.db(), &args[1], now)?;
     let mut added = 0;
     for pair in args[2..].chunks_exact(2) {
         if hash
@@ -103,7 +52,7 @@ fn set_fields(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Result<usize, Reply>
 /// `HSETNX key field value`: sets the field only if absent; 1 or 0.
 pub fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let now = ctx.now;
-    let hash = match hash_for_write(ctx.db(), &args[1], now) {
+    let hash = match typed::create::<HashValue>(ctx.db(), &args[1], now) {
         Ok(h) => h,
         Err(e) => return e,
     };
@@ -116,7 +65,7 @@ pub fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// `HGET key field`: the value, or nil.
 pub fn hget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match read_hash(ctx, &args[1]) {
+    match typed::read::<HashValue>(ctx, &args[1]) {
         Ok(hash) => field_reply(hash.and_then(|h| h.get(args[2].as_ref())).map(|v| &**v)),
         Err(e) => e,
     }
@@ -128,7 +77,7 @@ fn field_reply(value: Option<&[u8]>) -> Reply {
 
 /// `HMGET key field [field ...]`: one value or nil per field.
 pub fn hmget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match read_hash(ctx, &args[1]) {
+    match typed::read::<HashValue>(ctx, &args[1]) {
         Ok(hash) => {
             let hash = hash.as_deref();
             Reply::Array(
@@ -144,7 +93,7 @@ pub fn hmget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// `HGETALL key`: a map of fields to values (a flat array for RESP2).
 pub fn hgetall(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match read_hash(ctx, &args[1]) {
+    match typed::read::<HashValue>(ctx, &args[1]) {
         Ok(hash) => Reply::Map(
             hash.iter()
                 .flat_map(|h| h.iter())
@@ -157,7 +106,7 @@ pub fn hgetall(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// `HKEYS key`
 pub fn hkeys(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match read_hash(ctx, &args[1]) {
+    match typed::read::<HashValue>(ctx, &args[1]) {
         Ok(hash) => Reply::Array(
             hash.iter()
                 .flat_map(|h| h.keys())
@@ -170,7 +119,7 @@ pub fn hkeys(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// `HVALS key`
 pub fn hvals(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match read_hash(ctx, &args[1]) {
+    match typed::read::<HashValue>(ctx, &args[1]) {
         Ok(hash) => Reply::Array(
             hash.iter()
                 .flat_map(|h| h.values())
@@ -187,7 +136,7 @@ pub fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let now = ctx.now;
     let key = &args[1];
     let db = ctx.db();
-    let hash = match existing_hash_for_write(db, key, now) {
+    let hash = match typed::existing::<HashValue>(db, key, now) {
         Ok(Some(h)) => h,
         Ok(None) => return Reply::Integer(0),
         Err(e) => return e,
@@ -204,7 +153,7 @@ pub fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// `HEXISTS key field`: 1 or 0.
 pub fn hexists(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match read_hash(ctx, &args[1]) {
+    match typed::read::<HashValue>(ctx, &args[1]) {
         Ok(hash) => Reply::Integer(hash.is_some_and(|h| h.contains_key(args[2].as_ref())) as i64),
         Err(e) => e,
     }
@@ -212,7 +161,7 @@ pub fn hexists(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// `HLEN key`: the number of fields.
 pub fn hlen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match read_hash(ctx, &args[1]) {
+    match typed::read::<HashValue>(ctx, &args[1]) {
         Ok(hash) => Reply::Integer(hash.map_or(0, |h| h.len()) as i64),
         Err(e) => e,
     }
@@ -220,7 +169,7 @@ pub fn hlen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// `HSTRLEN key field`: the length of the field's value, 0 if missing.
 pub fn hstrlen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match read_hash(ctx, &args[1]) {
+    match typed::read::<HashValue>(ctx, &args[1]) {
         Ok(hash) => Reply::Integer(
             hash.and_then(|h| h.get(args[2].as_ref()))
                 .map_or(0, |v| v.len()) as i64,
@@ -237,7 +186,7 @@ pub fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     let now = ctx.now;
-    let hash = match hash_for_write(ctx.db(), &args[1], now) {
+    let hash = match typed::create::<HashValue>(ctx.db(), &args[1], now) {
         Ok(h) => h,
         Err(e) => return e,
     };
@@ -263,7 +212,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::error(e);
     }
     let now = ctx.now;
-    let hash = match hash_for_write(ctx.db(), &args[1], now) {
+    let hash = match typed::create::<HashValue>(ctx.db(), &args[1], now) {
         Ok(h) => h,
         Err(e) => return e,
     };
@@ -290,7 +239,7 @@ pub fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if let Err(e) = scan_cursor(&args[2]) {
         return e;
     }
-    let hash = match read_hash(ctx, &args[1]) {
+    let hash = match typed::read::<HashValue>(ctx, &args[1]) {
         Ok(Some(h)) => h,
         Ok(None) => return scan_reply(0, Vec::new()),
         Err(e) => return e,

@@ -13,10 +13,10 @@
 //! order as Redis 7.0, so that a request with several faults gets the same
 //! error as from Redis.
 
+use crate::cmd::typed;
 use crate::cmd::util::int_arg;
 use crate::exec::Ctx;
-use crate::keyspace::Db;
-use crate::value::{Entry, ListValue, Value};
+use crate::value::ListValue;
 use bytes::Bytes;
 use proto::errors;
 use proto::Reply;
@@ -28,40 +28,6 @@ const INDEX_OUT_OF_RANGE: &str = "ERR index out of range";
 const RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
 const COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
 const MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
-
-fn wrong_type() -> Reply {
-    Reply::error(errors::WRONGTYPE)
-}
-
-/// The list at `key` for reading (a keyspace hit or miss is counted), None
-/// if the key is missing.
-fn read_list<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a ListValue>, Reply> {
-    let now = ctx.now;
-    match ctx.db().get_read(key, now) {
-        None => Ok(None),
-        Some(Entry {
-            value: Value::List(list),
-            ..
-        }) => Ok(Some(list)),
-        Some(_) => Err(wrong_type()),
-    }
-}
-
-/// The list at `key` for writing, None if the key is missing.
-fn list_for_write<'a>(
-    db: &'a mut Db,
-    key: &[u8],
-    now: u64,
-) -> Result<Option<&'a mut ListValue>, Reply> {
-    match db.get_mut(key, now) {
-        None => Ok(None),
-        Some(Entry {
-            value: Value::List(list),
-            ..
-        }) => Ok(Some(list)),
-        Some(_) => Err(wrong_type()),
-    }
-}
 
 fn bulk(element: &[u8]) -> Reply {
     Reply::bulk_from(element)
@@ -102,23 +68,13 @@ fn push(ctx: &mut Ctx, args: &[Bytes], end: End, only_existing: bool) -> Reply {
     let now = ctx.now;
     let key = &args[1];
     let db = ctx.db();
-    let list = match list_for_write(db, key, now) {
+    let list = match typed::existing::<ListValue>(db, key, now) {
         Ok(Some(l)) => l,
         Ok(None) if only_existing => return Reply::Integer(0),
-        Ok(None) => {
-            db.insert(
-                key,
-                Entry {
-                    value: Value::List(Box::default()),
-                    expire_at: 0,
-                },
-                now,
-            );
-            match list_for_write(db, key, now) {
-                Ok(Some(l)) => l,
-                _ => return wrong_type(),
-            }
-        }
+        Ok(None) => match typed::create::<ListValue>(db, key, now) {
+            Ok(v) => v,
+            Err(e) => return e,
+        },
         Err(e) => return e,
     };
     for element in &args[2..] {
@@ -176,7 +132,7 @@ fn pop(ctx: &mut Ctx, args: &[Bytes], end: End) -> Reply {
     let now = ctx.now;
     let key = &args[1];
     let db = ctx.db();
-    let list = match list_for_write(db, key, now) {
+    let list = match typed::existing::<ListValue>(db, key, now) {
         Ok(Some(l)) => l,
         Ok(None) if count.is_none() => return Reply::Nil,
         Ok(None) => return Reply::NilArray,
@@ -221,7 +177,7 @@ pub fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         (Ok(s), Ok(e)) => (s, e),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    let list = match read_list(ctx, &args[1]) {
+    let list = match typed::read::<ListValue>(ctx, &args[1]) {
         Ok(Some(l)) => l,
         Ok(None) => return Reply::Array(Vec::new()),
         Err(e) => return e,
@@ -234,7 +190,7 @@ pub fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// `LLEN key`: the length, 0 for a missing key.
 pub fn llen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match read_list(ctx, &args[1]) {
+    match typed::read::<ListValue>(ctx, &args[1]) {
         Ok(list) => Reply::Integer(list.map_or(0, |l| l.len()) as i64),
         Err(e) => e,
     }
@@ -244,7 +200,7 @@ pub fn llen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 /// key up before parsing the index, so a missing key replies nil even for
 /// an index that is not a number.
 pub fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let list = match read_list(ctx, &args[1]) {
+    let list = match typed::read::<ListValue>(ctx, &args[1]) {
         Ok(Some(l)) => l,
         Ok(None) => return Reply::Nil,
         Err(e) => return e,
@@ -262,7 +218,7 @@ pub fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 /// error ("no such key"), checked before the index is parsed.
 pub fn lset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let now = ctx.now;
-    let list = match list_for_write(ctx.db(), &args[1], now) {
+    let list = match typed::existing::<ListValue>(ctx.db(), &args[1], now) {
         Ok(Some(l)) => l,
         Ok(None) => return Reply::error(errors::NO_SUCH_KEY),
         Err(e) => return e,
@@ -293,7 +249,7 @@ pub fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let key = &args[1];
     let element: &[u8] = &args[3];
     let db = ctx.db();
-    let list = match list_for_write(db, key, now) {
+    let list = match typed::existing::<ListValue>(db, key, now) {
         Ok(Some(l)) => l,
         Ok(None) => return Reply::Integer(0),
         Err(e) => return e,
@@ -333,7 +289,7 @@ pub fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let now = ctx.now;
     let key = &args[1];
     let db = ctx.db();
-    let list = match list_for_write(db, key, now) {
+    let list = match typed::existing::<ListValue>(db, key, now) {
         Ok(Some(l)) => l,
         Ok(None) => return Reply::Ok,
         Err(e) => return e,
@@ -393,7 +349,7 @@ pub fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             }
         }
     }
-    let list = match read_list(ctx, &args[1]) {
+    let list = match typed::read::<ListValue>(ctx, &args[1]) {
         Ok(Some(l)) => l,
         Ok(None) if count.is_some() => return Reply::Array(Vec::new()),
         Ok(None) => return Reply::Nil,
@@ -451,7 +407,7 @@ pub fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::error(errors::SYNTAX);
     };
     let now = ctx.now;
-    let list = match list_for_write(ctx.db(), &args[1], now) {
+    let list = match typed::existing::<ListValue>(ctx.db(), &args[1], now) {
         Ok(Some(l)) => l,
         Ok(None) => return Reply::Integer(0),
         Err(e) => return e,

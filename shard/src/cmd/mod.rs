@@ -10,6 +10,7 @@ pub mod sets;
 pub mod strings;
 #[cfg(test)]
 pub mod testing;
+pub mod typed;
 pub mod util;
 pub mod zset;
 pub mod zsets;

@@ -10,10 +10,10 @@
 //! kept here are small.
 
 use crate::cmd::keys::{scan_reply, ScanOptions};
+use crate::cmd::typed;
 use crate::cmd::util::{int_arg, scan_cursor};
 use crate::exec::Ctx;
-use crate::keyspace::Db;
-use crate::value::{Entry, SetValue, Value};
+use crate::value::SetValue;
 use bytes::Bytes;
 use proto::errors;
 use proto::Reply;
@@ -26,57 +26,6 @@ const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
 /// such limit and would build a reply of up to 2^63 members; a reply is
 /// built whole in memory here, so the count is bounded instead.
 const MAX_REPEATED_PICKS: u64 = 1_000_000;
-
-fn wrong_type() -> Reply {
-    Reply::error(errors::WRONGTYPE)
-}
-
-/// The set at `key` for reading (a keyspace hit or miss is counted), None
-/// if the key is missing.
-fn read_set<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut SetValue>, Reply> {
-    let now = ctx.now;
-    match ctx.db().get_read(key, now) {
-        None => Ok(None),
-        Some(Entry {
-            value: Value::Set(set),
-            ..
-        }) => Ok(Some(set)),
-        Some(_) => Err(wrong_type()),
-    }
-}
-
-/// The set at `key` for writing, None if the key is missing.
-fn existing_set_for_write<'a>(
-    db: &'a mut Db,
-    key: &[u8],
-    now: u64,
-) -> Result<Option<&'a mut SetValue>, Reply> {
-    match db.get_mut(key, now) {
-        None => Ok(None),
-        Some(Entry {
-            value: Value::Set(set),
-            ..
-        }) => Ok(Some(set)),
-        Some(_) => Err(wrong_type()),
-    }
-}
-
-/// The set at `key` for writing, created empty if missing. Callers check
-/// everything that could fail before calling, so that no empty set is left
-/// behind by a failed command.
-fn set_for_write<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<&'a mut SetValue, Reply> {
-    if !db.contains(key, now) {
-        db.insert(
-            key,
-            Entry {
-                value: Value::Set(Box::default()),
-                expire_at: 0,
-            },
-            now,
-        );
-    }
-    existing_set_for_write(db, key, now)?.ok_or_else(wrong_type)
-}
 
 /// A small xorshift generator seeded from the shard's. Executors draw one
 /// seed before borrowing the set, since the set borrows the shard.
@@ -123,7 +72,7 @@ fn distinct_members<'a>(set: &'a SetValue, count: usize, rng: &mut Rng) -> Vec<&
 /// `SADD key member [member ...]`: replies the number of members added.
 pub fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let now = ctx.now;
-    let set = match set_for_write(ctx.db(), &args[1], now) {
+    let set = match typed::create::<SetValue>(ctx.db(), &args[1], now) {
         Ok(s) => s,
         Err(e) => return e,
     };
@@ -140,7 +89,7 @@ pub fn srem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let now = ctx.now;
     let key = &args[1];
     let db = ctx.db();
-    let set = match existing_set_for_write(db, key, now) {
+    let set = match typed::existing::<SetValue>(db, key, now) {
         Ok(Some(s)) => s,
         Ok(None) => return Reply::Integer(0),
         Err(e) => return e,
@@ -154,7 +103,7 @@ pub fn srem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// `SMEMBERS key`: a set in RESP3, an array in RESP2.
 pub fn smembers(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match read_set(ctx, &args[1]) {
+    match typed::read::<SetValue>(ctx, &args[1]) {
         Ok(set) => Reply::Set(
             set.iter()
                 .flat_map(|s| s.iter())
@@ -167,7 +116,7 @@ pub fn smembers(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// `SISMEMBER key member`: 1 or 0.
 pub fn sismember(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match read_set(ctx, &args[1]) {
+    match typed::read::<SetValue>(ctx, &args[1]) {
         Ok(set) => Reply::Integer(set.is_some_and(|s| s.contains(args[2].as_ref())) as i64),
         Err(e) => e,
     }
@@ -175,7 +124,7 @@ pub fn sismember(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// `SMISMEMBER key member [member ...]`: an array of 1 or 0 per member.
 pub fn smismember(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match read_set(ctx, &args[1]) {
+    match typed::read::<SetValue>(ctx, &args[1]) {
         Ok(set) => {
             let set = set.as_deref();
             Reply::Array(
@@ -191,7 +140,7 @@ pub fn smismember(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// `SCARD key`: the number of members.
 pub fn scard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match read_set(ctx, &args[1]) {
+    match typed::read::<SetValue>(ctx, &args[1]) {
         Ok(set) => Reply::Integer(set.map_or(0, |s| s.len()) as i64),
         Err(e) => e,
     }
@@ -220,7 +169,7 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let now = ctx.now;
     let key = &args[1];
     let db = ctx.db();
-    let set = match existing_set_for_write(db, key, now) {
+    let set = match typed::existing::<SetValue>(db, key, now) {
         Ok(Some(s)) => s,
         Ok(None) if count.is_none() => return Reply::Nil,
         Ok(None) => return Reply::Set(Vec::new()),
@@ -289,7 +238,7 @@ pub fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let mut rng = Rng::new(ctx);
     // A stored set is never empty; treating one as missing anyway keeps
     // the picks below from ever drawing from nothing.
-    let set = match read_set(ctx, &args[1]) {
+    let set = match typed::read::<SetValue>(ctx, &args[1]) {
         Ok(Some(s)) if !s.is_empty() => s,
         Ok(_) if count.is_none() => return Reply::Nil,
         Ok(_) => return Reply::Array(Vec::new()),
@@ -328,7 +277,7 @@ pub fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if let Err(e) = scan_cursor(&args[2]) {
         return e;
     }
-    let set = match read_set(ctx, &args[1]) {
+    let set = match typed::read::<SetValue>(ctx, &args[1]) {
         Ok(Some(s)) => s,
         Ok(None) => return scan_reply(0, Vec::new()),
         Err(e) => return e,

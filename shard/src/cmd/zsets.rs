@@ -9,6 +9,7 @@
 //! that the same mistake gets the same error.
 
 use crate::cmd::keys::{scan_reply, ScanOptions};
+use crate::cmd::typed;
 use crate::cmd::util::{int_arg, scan_cursor};
 use crate::cmd::zset::{LexBound, ScoreBound, ZSetValue};
 use crate::exec::Ctx;
@@ -30,40 +31,6 @@ const LIMIT_NEEDS_RANGE: &str =
     "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
 const WITHSCORES_BYLEX: &str =
     "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
-
-fn wrong_type() -> Reply {
-    Reply::error(errors::WRONGTYPE)
-}
-
-/// The sorted set at `key` for reading (a keyspace hit or miss is
-/// counted), None if the key is missing.
-fn read_zset<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut ZSetValue>, Reply> {
-    let now = ctx.now;
-    match ctx.db().get_read(key, now) {
-        None => Ok(None),
-        Some(Entry {
-            value: Value::ZSet(z),
-            ..
-        }) => Ok(Some(z)),
-        Some(_) => Err(wrong_type()),
-    }
-}
-
-/// The sorted set at `key` for writing, None if the key is missing.
-fn existing_zset_for_write<'a>(
-    db: &'a mut Db,
-    key: &[u8],
-    now: u64,
-) -> Result<Option<&'a mut ZSetValue>, Reply> {
-    match db.get_mut(key, now) {
-        None => Ok(None),
-        Some(Entry {
-            value: Value::ZSet(z),
-            ..
-        }) => Ok(Some(z)),
-        Some(_) => Err(wrong_type()),
-    }
-}
 
 /// Removes `key` if its sorted set was emptied.
 fn drop_if_empty(db: &mut Db, key: &[u8], now: u64) {
@@ -220,7 +187,7 @@ fn add_members(ctx: &mut Ctx, key: &[u8], pairs: &[Bytes], f: AddFlags) -> Reply
     }
     let now = ctx.now;
     let db = ctx.db();
-    let zset = match existing_zset_for_write(db, key, now) {
+    let zset = match typed::existing::<ZSetValue>(db, key, now) {
         Ok(Some(z)) => z,
         // XX never creates the key.
         Ok(None) if f.xx => {
@@ -230,20 +197,10 @@ fn add_members(ctx: &mut Ctx, key: &[u8], pairs: &[Bytes], f: AddFlags) -> Reply
                 Reply::Integer(0)
             }
         }
-        Ok(None) => {
-            db.insert(
-                key,
-                Entry {
-                    value: Value::ZSet(Box::default()),
-                    expire_at: 0,
-                },
-                now,
-            );
-            match existing_zset_for_write(db, key, now) {
-                Ok(Some(z)) => z,
-                _ => return wrong_type(),
-            }
-        }
+        Ok(None) => match typed::create::<ZSetValue>(db, key, now) {
+            Ok(v) => v,
+            Err(e) => return e,
+        },
         Err(e) => return e,
     };
     let (mut added, mut changed) = (0, 0);
@@ -291,7 +248,7 @@ pub fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let now = ctx.now;
     let key = &args[1];
     let db = ctx.db();
-    let zset = match existing_zset_for_write(db, key, now) {
+    let zset = match typed::existing::<ZSetValue>(db, key, now) {
         Ok(Some(z)) => z,
         Ok(None) => return Reply::Integer(0),
         Err(e) => return e,
@@ -303,7 +260,7 @@ pub fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// `ZSCORE key member`: the score (a double in RESP3), or nil.
 pub fn zscore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match read_zset(ctx, &args[1]) {
+    match typed::read::<ZSetValue>(ctx, &args[1]) {
         Ok(z) => z
             .and_then(|z| z.score(&args[2]))
             .map_or(Reply::Nil, score_reply),
@@ -313,7 +270,7 @@ pub fn zscore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// `ZMSCORE key member [member ...]`: a score or nil per member.
 pub fn zmscore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match read_zset(ctx, &args[1]) {
+    match typed::read::<ZSetValue>(ctx, &args[1]) {
         Ok(z) => {
             let z = z.as_deref();
             Reply::Array(
@@ -329,7 +286,7 @@ pub fn zmscore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// `ZCARD key`: the number of members.
 pub fn zcard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match read_zset(ctx, &args[1]) {
+    match typed::read::<ZSetValue>(ctx, &args[1]) {
         Ok(z) => Reply::Integer(z.map_or(0, |z| z.len()) as i64),
         Err(e) => e,
     }
@@ -341,7 +298,7 @@ pub fn zcount(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Ok(r) => r,
         Err(e) => return e,
     };
-    match read_zset(ctx, &args[1]) {
+    match typed::read::<ZSetValue>(ctx, &args[1]) {
         Ok(z) => Reply::Integer(z.map_or(0, |z| z.range_by_score(min, max).count()) as i64),
         Err(e) => e,
     }
@@ -358,7 +315,7 @@ pub fn zrevrank(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 }
 
 fn rank(ctx: &mut Ctx, args: &[Bytes], reverse: bool) -> Reply {
-    match read_zset(ctx, &args[1]) {
+    match typed::read::<ZSetValue>(ctx, &args[1]) {
         Ok(Some(z)) => match z.rank(&args[2]) {
             Some(r) if reverse => Reply::Integer((z.len() - 1 - r) as i64),
             Some(r) => Reply::Integer(r as i64),
@@ -494,7 +451,7 @@ fn range(ctx: &mut Ctx, args: &[Bytes], mut kind: RangeKind, mut dir: Direction)
             (Err(e), _) | (_, Err(e)) => return e,
         },
     };
-    let zset = match read_zset(ctx, &args[1]) {
+    let zset = match typed::read::<ZSetValue>(ctx, &args[1]) {
         Ok(Some(z)) => z,
         Ok(None) => return Reply::Array(Vec::new()),
         Err(e) => return e,
@@ -569,7 +526,7 @@ fn remove_where(
 ) -> Reply {
     let now = ctx.now;
     let db = ctx.db();
-    let zset = match existing_zset_for_write(db, key, now) {
+    let zset = match typed::existing::<ZSetValue>(db, key, now) {
         Ok(Some(z)) => z,
         Ok(None) => return Reply::Integer(0),
         Err(e) => return e,
@@ -610,7 +567,7 @@ fn pop(ctx: &mut Ctx, args: &[Bytes], highest: bool) -> Reply {
     let now = ctx.now;
     let key = &args[1];
     let db = ctx.db();
-    let zset = match existing_zset_for_write(db, key, now) {
+    let zset = match typed::existing::<ZSetValue>(db, key, now) {
         Ok(Some(z)) => z,
         Ok(None) => return Reply::Array(Vec::new()),
         Err(e) => return e,
@@ -652,7 +609,7 @@ pub fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if let Err(e) = scan_cursor(&args[2]) {
         return e;
     }
-    let zset = match read_zset(ctx, &args[1]) {
+    let zset = match typed::read::<ZSetValue>(ctx, &args[1]) {
         Ok(Some(z)) => z,
         Ok(None) => return scan_reply(0, Vec::new()),
         Err(e) => return e,

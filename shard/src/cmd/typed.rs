@@ -1,0 +1,105 @@
+//! Looking up a key that must hold one kind of collection: the one place
+//! that decides between "missing", "this kind" and WRONGTYPE, shared by the
+//! hash, set, list and sorted-set commands.
+
+use crate::exec::Ctx;
+use crate::keyspace::Db;
+use crate::value::{Entry, HashValue, ListValue, SetValue, Value, ZSetValue};
+use proto::{errors, Reply};
+
+/// A collection type stored in a [`Value`] variant.
+pub trait Collection: Default + Sized {
+    fn of(value: &mut Value) -> Option<&mut Self>;
+    fn wrap(self) -> Value;
+}
+
+impl Collection for HashValue {
+    fn of(value: &mut Value) -> Option<&mut Self> {
+        match value {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+    fn wrap(self) -> Value {
+        Value::Hash(Box::new(self))
+    }
+}
+
+impl Collection for SetValue {
+    fn of(value: &mut Value) -> Option<&mut Self> {
+        match value {
+            Value::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn wrap(self) -> Value {
+        Value::Set(Box::new(self))
+    }
+}
+
+impl Collection for ListValue {
+    fn of(value: &mut Value) -> Option<&mut Self> {
+        match value {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+    fn wrap(self) -> Value {
+        Value::List(Box::new(self))
+    }
+}
+
+impl Collection for ZSetValue {
+    fn of(value: &mut Value) -> Option<&mut Self> {
+        match value {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
+    fn wrap(self) -> Value {
+        Value::ZSet(Box::new(self))
+    }
+}
+
+pub fn wrong_type() -> Reply {
+    Reply::error(errors::WRONGTYPE)
+}
+
+/// The collection at `key` for reading (a keyspace hit or miss is
+/// counted), None if the key is missing, WRONGTYPE if it holds another kind.
+pub fn read<'a, T: Collection>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut T>, Reply> {
+    let now = ctx.now;
+    match ctx.db().get_read(key, now) {
+        None => Ok(None),
+        Some(entry) => T::of(&mut entry.value).map(Some).ok_or_else(wrong_type),
+    }
+}
+
+/// The collection at `key` for writing, None if the key is missing.
+pub fn existing<'a, T: Collection>(
+    db: &'a mut Db,
+    key: &[u8],
+    now: u64,
+) -> Result<Option<&'a mut T>, Reply> {
+    match db.get_mut(key, now) {
+        None => Ok(None),
+        Some(entry) => T::of(&mut entry.value).map(Some).ok_or_else(wrong_type),
+    }
+}
+
+/// The collection at `key` for writing, created empty if missing. Callers
+/// check everything that could fail before calling, so that no empty
+/// collection is left behind by a failed command.
+pub fn create<'a, T: Collection>(db: &'a mut Db, key: &[u8], now: u64) -> Result<&'a mut T, Reply> {
+    if !db.contains(key, now) {
+        db.insert(
+            key,
+            Entry {
+                value: T::default().wrap(),
+                expire_at: 0,
+            },
+            now,
+        );
+    }
+    existing(db, key, now)?.ok_or_else(wrong_type)
+}
