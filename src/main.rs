@@ -120,7 +120,7 @@ fn start_error(err: io::Error, addr: SocketAddr) -> anyhow::Error {
         io::ErrorKind::PermissionDenied => {
             "permission denied; ports below 1024 need CAP_NET_BIND_SERVICE"
         }
-        _ => return anyhow::Error::new(err).context(format!("cannot listen on {addr}")),
+        _ => return anyhow::Error::new(err).context(format!("cannot start on {addr}")),
     };
     anyhow::anyhow!("cannot listen on {addr}: {advice}")
 }

@@ -58,7 +58,8 @@ impl BufRing {
         unsafe {
             uring
                 .submitter()
-                .register_buf_ring_with_flags(ring as u64, entries, group, 0)?
+                .register_buf_ring_with_flags(ring as u64, entries, group, 0)
+                .map_err(crate::event_loop::locked_memory_advice)?
         };
         for bid in 0..entries {
             this.push(bid);
