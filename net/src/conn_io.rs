@@ -35,7 +35,10 @@ impl EventLoop {
         );
     }
 
-    pub(crate) fn arm_recv(&mut self, slot: u32) {
+    /// Arms the connection's receive: the multishot one into the shared
+    /// buffer ring, or (`own_buffer`, see on_recv) a single one into a
+    /// buffer of the connection's own.
+    pub(crate) fn arm_recv(&mut self, slot: u32, own_buffer: bool) {
         let Some(conn) = self.conns[slot as usize].as_mut() else {
             return;
         };
@@ -43,27 +46,18 @@ impl EventLoop {
             return;
         }
         conn.recv_armed = true;
-        let sqe = opcode::RecvMulti::new(types::Fd(conn.fd), BUF_GROUP)
-            .build()
-            .user_data(token(RECV, slot, conn.generation));
-        self.push(sqe);
-    }
-
-    /// A single receive into a buffer of the connection's own (see on_recv).
-    pub(crate) fn arm_recv_own(&mut self, slot: u32) {
-        let Some(conn) = self.conns[slot as usize].as_mut() else {
-            return;
+        let sqe = if own_buffer {
+            let buf = conn
+                .own_buf
+                .get_or_insert_with(|| vec![0u8; OWN_BUF_SIZE].into_boxed_slice());
+            opcode::Recv::new(types::Fd(conn.fd), buf.as_mut_ptr(), buf.len() as u32)
+                .build()
+                .user_data(token(RECV_OWN, slot, conn.generation))
+        } else {
+            opcode::RecvMulti::new(types::Fd(conn.fd), BUF_GROUP)
+                .build()
+                .user_data(token(RECV, slot, conn.generation))
         };
-        if conn.recv_armed || conn.closing {
-            return;
-        }
-        conn.recv_armed = true;
-        let buf = conn
-            .own_buf
-            .get_or_insert_with(|| vec![0u8; OWN_BUF_SIZE].into_boxed_slice());
-        let sqe = opcode::Recv::new(types::Fd(conn.fd), buf.as_mut_ptr(), buf.len() as u32)
-            .build()
-            .user_data(token(RECV_OWN, slot, conn.generation));
         self.push(sqe);
     }
 
@@ -185,7 +179,7 @@ impl EventLoop {
         );
         conn.authenticated = self.runtime.requirepass.is_none();
         self.conns[slot as usize] = Some(conn);
-        self.arm_recv(slot);
+        self.arm_recv(slot, false);
     }
 
     pub(crate) fn conn_mut(&mut self, slot: u32, generation: u32) -> Option<&mut Conn> {
@@ -238,7 +232,7 @@ impl EventLoop {
             // wait for new data that a client blocked on a full window never
             // sends. One receive into the connection's own buffer always
             // makes progress; the multishot receive comes back after it.
-            self.arm_recv_own(slot);
+            self.arm_recv(slot, true);
         } else {
             self.begin_close(slot);
         }

@@ -195,7 +195,7 @@ impl EventLoop {
             self.reap();
             self.bufring.publish();
             for slot in std::mem::take(&mut self.rearm) {
-                self.arm_recv(slot);
+                self.arm_recv(slot, false);
             }
             self.drain_mailbox();
             // A held shard runs nothing but the holder's parts (atomic.rs);

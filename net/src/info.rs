@@ -21,20 +21,8 @@ const DEFAULT: &[&str] = &[
     "keyspace",
     "shards",
 ];
-const ALL: &[&str] = &[
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "replication",
-    "cpu",
-    "modules",
-    "errorstats",
-    "cluster",
-    "keyspace",
-    "shards",
-];
+/// Sections only `INFO all` / `INFO everything` (or their own name) show.
+const NOT_DEFAULT: &[&str] = &["modules", "errorstats", "cluster"];
 
 /// What INFO was asked for, and the server facts known where it was asked.
 pub struct InfoRequest {
@@ -56,7 +44,9 @@ impl InfoRequest {
             let name = String::from_utf8_lossy(arg).to_ascii_lowercase();
             match name.as_str() {
                 "default" => sections.extend(DEFAULT.iter().map(|s| s.to_string())),
-                "all" | "everything" => sections.extend(ALL.iter().map(|s| s.to_string())),
+                "all" | "everything" => {
+                    sections.extend(DEFAULT.iter().chain(NOT_DEFAULT).map(|s| s.to_string()))
+                }
                 _ => sections.push(name),
             }
         }

@@ -13,53 +13,24 @@ pub trait Collection: Default + Sized {
     fn wrap(self) -> Value;
 }
 
-impl Collection for HashValue {
-    fn of(value: &mut Value) -> Option<&mut Self> {
-        match value {
-            Value::Hash(h) => Some(h),
-            _ => None,
+/// Ties a collection type to its `Value` variant.
+macro_rules! collection {
+    ($($ty:ty => $variant:ident),* $(,)?) => {$(
+        impl Collection for $ty {
+            fn of(value: &mut Value) -> Option<&mut Self> {
+                match value {
+                    Value::$variant(c) => Some(c),
+                    _ => None,
+                }
+            }
+            fn wrap(self) -> Value {
+                Value::$variant(Box::new(self))
+            }
         }
-    }
-    fn wrap(self) -> Value {
-        Value::Hash(Box::new(self))
-    }
+    )*};
 }
 
-impl Collection for SetValue {
-    fn of(value: &mut Value) -> Option<&mut Self> {
-        match value {
-            Value::Set(s) => Some(s),
-            _ => None,
-        }
-    }
-    fn wrap(self) -> Value {
-        Value::Set(Box::new(self))
-    }
-}
-
-impl Collection for ListValue {
-    fn of(value: &mut Value) -> Option<&mut Self> {
-        match value {
-            Value::List(l) => Some(l),
-            _ => None,
-        }
-    }
-    fn wrap(self) -> Value {
-        Value::List(Box::new(self))
-    }
-}
-
-impl Collection for ZSetValue {
-    fn of(value: &mut Value) -> Option<&mut Self> {
-        match value {
-            Value::ZSet(z) => Some(z),
-            _ => None,
-        }
-    }
-    fn wrap(self) -> Value {
-        Value::ZSet(Box::new(self))
-    }
-}
+collection!(HashValue => Hash, SetValue => Set, ListValue => List, ZSetValue => ZSet);
 
 pub fn wrong_type() -> Reply {
     Reply::error(errors::WRONGTYPE)
