@@ -8,6 +8,12 @@ use proto::{Protocol, Reply};
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 
+/// A request parsed ahead, with its command looked up once.
+pub struct ParsedRequest {
+    pub args: Vec<Bytes>,
+    pub spec: Option<&'static proto::CommandSpec>,
+}
+
 /// A reply slot: ready, or waiting for parts from other shards.
 pub enum Pending {
     Ready(Reply),
@@ -34,7 +40,7 @@ pub struct Conn {
     /// Unparsed input.
     pub rbuf: BytesMut,
     /// Requests parsed but not yet run (a pipeline is parsed in batches).
-    pub parsed: VecDeque<Vec<Bytes>>,
+    pub parsed: VecDeque<ParsedRequest>,
     /// A protocol error found after the requests in `parsed`; sent once they ran.
     pub parse_error: Option<String>,
     /// Don't try to parse again until `rbuf` holds this many bytes.

@@ -2,7 +2,7 @@
 //! prefetching what it will touch, dispatching each command to where it
 //! runs, and keeping replies in request order.
 
-use crate::conn::{Conn, Pending};
+use crate::conn::{Conn, ParsedRequest, Pending};
 use crate::event_loop::{EventLoop, PARSE_BATCH};
 use crate::gather::{finish, plan, Gather, Next, Plan};
 use crate::mesh::{Message, ReplyTo};
@@ -74,9 +74,9 @@ impl EventLoop {
 
     pub(crate) fn process_input(&mut self, conn: &mut Conn, slot: u32) {
         while !conn.barrier && !conn.close_after_flush {
-            if let Some(args) = conn.parsed.pop_front() {
+            if let Some(request) = conn.parsed.pop_front() {
                 self.stats.total_commands += 1;
-                self.dispatch(conn, slot, args);
+                self.dispatch(conn, slot, request);
                 // Stop at the hard output limit; the caller closes the client.
                 let hard = self.shared.config.output_limit_normal.hard;
                 if hard > 0 && conn.output_len() >= hard {
@@ -112,7 +112,8 @@ impl EventLoop {
             match parse_request_resuming(&mut conn.rbuf, &self.limits, &mut conn.progress) {
                 Ok(Parse::Request(args)) => {
                     conn.need = 1;
-                    conn.parsed.push_back(args);
+                    let spec = proto::lookup(&args[0]);
+                    conn.parsed.push_back(ParsedRequest { args, spec });
                 }
                 Ok(Parse::Incomplete(need)) => {
                     conn.need = need;
@@ -139,18 +140,18 @@ impl EventLoop {
     /// node, value). Two passes start those loads for all the batch's keys
     /// of this shard before any command runs, so they overlap instead of
     /// following one another. Purely a hint: nothing is changed.
-    pub(crate) fn prefetch(&self, db: usize, requests: &VecDeque<Vec<Bytes>>) {
+    pub(crate) fn prefetch(&self, db: usize, requests: &VecDeque<ParsedRequest>) {
         let Some(db) = self.shard.existing_db(db) else {
             return;
         };
         let shards = self.shard.count;
         let keys: Vec<&[u8]> = requests
             .iter()
-            .filter(|r| r.len() > 1)
+            .filter(|r| r.args.len() > 1)
             .filter(|r| {
-                matches!(proto::lookup(&r[0]).map(|s| s.id), Some(CommandId::Shard(c)) if crate::gather::fanout(c) == crate::gather::Fanout::OneKey)
+                matches!(r.spec.map(|s| s.id), Some(CommandId::Shard(c)) if crate::gather::fanout(c) == crate::gather::Fanout::OneKey)
             })
-            .map(|r| &r[1][..])
+            .map(|r| &r.args[1][..])
             .filter(|k| shards == 1 || shard::shard_of_key(k, shards) == self.id)
             .collect();
         keys.iter().for_each(|k| db.prefetch_slot(k));
@@ -158,8 +159,9 @@ impl EventLoop {
         keys.iter().for_each(|k| db.prefetch_value(k));
     }
 
-    pub(crate) fn dispatch(&mut self, conn: &mut Conn, slot: u32, args: Vec<Bytes>) {
-        let Some(spec) = proto::lookup(&args[0]) else {
+    pub(crate) fn dispatch(&mut self, conn: &mut Conn, slot: u32, request: ParsedRequest) {
+        let ParsedRequest { args, spec } = request;
+        let Some(spec) = spec else {
             conn.reply(Reply::error(errors::unknown_command(&args[0], &args[1..])));
             return;
         };
