@@ -42,4 +42,15 @@ fn every_large_request_is_answered_when_receive_buffers_run_out() {
     }
     let mut c = server.connect();
     assert_eq!(c.cmd(&["DBSIZE"]), b":48\r\n");
+    // The test is only worth something if the shared buffers did run out.
+    let info = String::from_utf8(c.cmd(&["INFO", "stats"])).unwrap();
+    let exhausted: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("receive_buffers_exhausted:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("INFO stats reports receive_buffers_exhausted");
+    assert!(
+        exhausted > 0,
+        "the load never exhausted the receive buffers:\n{info}"
+    );
 }

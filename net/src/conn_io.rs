@@ -232,6 +232,7 @@ impl EventLoop {
             // wait for new data that a client blocked on a full window never
             // sends. One receive into the connection's own buffer always
             // makes progress; the multishot receive comes back after it.
+            self.stats.receive_buffers_exhausted += 1;
             self.arm_recv(slot, true);
         } else {
             self.begin_close(slot);

@@ -71,6 +71,8 @@ pub struct LoopStats {
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
     pub cross_shard_requests: u64,
+    /// Receives that found every shared buffer in use (see conn_io).
+    pub receive_buffers_exhausted: u64,
 }
 
 pub struct EventLoop {

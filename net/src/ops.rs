@@ -53,4 +53,5 @@ pub struct ShardStats {
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
     pub cross_shard_requests: u64,
+    pub receive_buffers_exhausted: u64,
 }

@@ -69,6 +69,7 @@ impl EventLoop {
         s.net_input_bytes = self.stats.net_input_bytes;
         s.net_output_bytes = self.stats.net_output_bytes;
         s.cross_shard_requests = self.stats.cross_shard_requests;
+        s.receive_buffers_exhausted = self.stats.receive_buffers_exhausted;
         s
     }
 
