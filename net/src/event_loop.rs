@@ -393,7 +393,8 @@ pub(crate) fn build_ring(entries: u32) -> io::Result<IoUring> {
 }
 
 /// io_uring rings count against RLIMIT_MEMLOCK for users without
-/// CAP_IPC_LOCK (about 0.6 MiB per shard with 4096 entries), and running
+/// CAP_IPC_LOCK (between 0.5 and 1 MiB per shard with 4096 entries, as
+/// measured), and running
 /// out shows up as ENOMEM: say what to change.
 pub(crate) fn locked_memory_advice(e: io::Error) -> io::Error {
     match e.raw_os_error() {
