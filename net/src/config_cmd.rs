@@ -71,22 +71,7 @@ const IMMUTABLE: &[&str] = &[
     "save",
 ];
 
-// Redis's notification classes.
-const GENERIC: u32 = 1 << 2;
-const STRING: u32 = 1 << 3;
-const LIST: u32 = 1 << 4;
-const SET: u32 = 1 << 5;
-const HASH: u32 = 1 << 6;
-const ZSET: u32 = 1 << 7;
-const EXPIRED: u32 = 1 << 8;
-const EVICTED: u32 = 1 << 9;
-const STREAM: u32 = 1 << 10;
-const KEY_MISS: u32 = 1 << 11;
-const MODULE: u32 = 1 << 12;
-const NEW: u32 = 1 << 13;
-const KEYSPACE: u32 = 1 << 0;
-const KEYEVENT: u32 = 1 << 1;
-const ALL: u32 = GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+use shard::class::*;
 
 /// Parses `notify-keyspace-events` classes like Redis's `keyspaceEventsStringToFlags`.
 pub fn parse_notify_flags(classes: &[u8]) -> Option<u32> {

@@ -206,6 +206,7 @@ impl EventLoop {
                 self.process_dirty();
                 self.tick();
             }
+            self.handle_signals();
             self.wake_peers();
             if self.shared.shutdown.load(Ordering::Acquire) && self.shutdown_step() {
                 return Ok(());

@@ -27,6 +27,7 @@ mod ops;
 mod requests;
 mod server;
 mod shard_ops;
+mod signals;
 
 pub use config::{OutputLimit, ServerConfig};
 pub(crate) use server::Shared;

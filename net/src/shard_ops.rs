@@ -33,6 +33,8 @@ impl EventLoop {
             }
             ShardOp::ConfigSet(changes) => {
                 changes.iter().for_each(|c| self.runtime.apply(c));
+                self.shard.signals.notify = self.runtime.notify_keyspace_events;
+                self.shard.update_expiry_tracking();
                 ShardReply::Reply(Reply::Ok)
             }
             // Holds only travel through the mailbox (atomic.rs), never as parts.

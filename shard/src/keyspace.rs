@@ -48,6 +48,10 @@ pub struct Db {
     expire_cursor: usize,
     hasher: DefaultHashBuilder,
     pub stats: DbStats,
+    /// When set, keys removed because they expired are listed in
+    /// `expired_keys` (for `expired` notifications and WATCH).
+    pub track_expired: bool,
+    pub expired_keys: Vec<bytes::Bytes>,
 }
 
 impl Db {
@@ -62,6 +66,8 @@ impl Db {
             expire_cursor: 0,
             hasher: DefaultHashBuilder::default(),
             stats: DbStats::default(),
+            track_expired: false,
+            expired_keys: Vec::new(),
         }
     }
 
@@ -108,6 +114,8 @@ impl Db {
             len,
             volatile_len,
             stats,
+            track_expired,
+            expired_keys,
             ..
         } = self;
         // find_entry, unlike entry, never grows the table on a miss.
@@ -120,6 +128,9 @@ impl Db {
                     *volatile_len -= 1;
                 }
                 stats.expired += 1;
+                if *track_expired {
+                    expired_keys.push(bytes::Bytes::copy_from_slice(key));
+                }
                 None
             }
             Ok(o) => Some(&mut o.into_mut().entry),
@@ -195,7 +206,7 @@ impl Db {
                 let old = std::mem::replace(&mut o.get_mut().entry, entry);
                 self.forget_ttl(i, &old);
                 if old.is_expired(now) {
-                    self.stats.expired += 1;
+                    self.note_expired(key);
                     None
                 } else {
                     Some(old)
@@ -238,7 +249,7 @@ impl Db {
                     self.volatile_len -= 1;
                 }
                 if expired {
-                    self.stats.expired += 1;
+                    self.note_expired(key);
                 }
             }
             Slot::Vacant(v) => {
@@ -265,7 +276,7 @@ impl Db {
         let old = old.entry;
         self.forget(i, &old);
         if old.is_expired(now) {
-            self.stats.expired += 1;
+            self.note_expired(key);
             None
         } else {
             Some(old)
@@ -292,6 +303,14 @@ impl Db {
             _ => {}
         }
         true
+    }
+
+    /// Counts (and, when tracked, lists) a key removed because it expired.
+    fn note_expired(&mut self, key: &[u8]) {
+        self.stats.expired += 1;
+        if self.track_expired {
+            self.expired_keys.push(bytes::Bytes::copy_from_slice(key));
+        }
     }
 
     fn forget(&mut self, i: usize, old: &Entry) {
@@ -348,9 +367,13 @@ impl Db {
             examined += table.len();
             let before = table.len();
             let mut dropped_ttl = 0;
+            let (track, log) = (self.track_expired, &mut self.expired_keys);
             table.retain(|n| {
                 let keep = !n.entry.is_expired(now);
                 dropped_ttl += !keep as u32;
+                if !keep && track {
+                    log.push(bytes::Bytes::copy_from_slice(&n.key));
+                }
                 keep
             });
             let gone = before - table.len();

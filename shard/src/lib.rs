@@ -22,8 +22,10 @@ pub mod exec;
 pub mod key;
 pub mod keyspace;
 pub mod shard;
+pub mod signals;
 pub mod value;
 
 pub use exec::{execute, Ctx};
 pub use shard::{shard_of_key, shard_of_slot, slot_range, Shard, DATABASES};
+pub use signals::{class, Event, Signals};
 pub use value::{Entry, Value};

@@ -1,6 +1,7 @@
 //! The state one core owns: its slice of every database, and its counters.
 
 use crate::keyspace::Db;
+use crate::signals::{class, Signals};
 use proto::slot::SLOT_COUNT;
 use std::ops::Range;
 
@@ -36,6 +37,8 @@ pub struct Shard {
     pub max_string_len: usize,
     /// State of a small xorshift generator for RANDOMKEY and friends.
     rng: u64,
+    /// Notifications, watches and blocked keys (see signals.rs).
+    pub signals: Signals,
 }
 
 impl Shard {
@@ -46,6 +49,7 @@ impl Shard {
             dbs: (0..DATABASES).map(|_| None).collect(),
             max_string_len: 512 * 1024 * 1024,
             rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1),
+            signals: Signals::default(),
         }
     }
 
@@ -57,7 +61,34 @@ impl Shard {
     /// 8192 slot tables each would cost memory for nothing.
     pub fn db(&mut self, index: usize) -> &mut Db {
         let slots = self.slots();
-        self.dbs[index].get_or_insert_with(|| Box::new(Db::new(slots)))
+        let track = self.signals.tracks_expiry();
+        self.dbs[index].get_or_insert_with(|| {
+            let mut db = Db::new(slots);
+            db.track_expired = track;
+            Box::new(db)
+        })
+    }
+
+    /// Call after notification settings or watches changed: whether
+    /// databases list the keys they expire.
+    pub fn update_expiry_tracking(&mut self) {
+        let track = self.signals.tracks_expiry();
+        self.dbs_mut().for_each(|db| db.track_expired = track);
+    }
+
+    /// Turns keys the databases expired since the last call into signals:
+    /// an `expired` event and a modification each, as Redis's
+    /// `deleteExpiredKeyAndPropagate` does.
+    pub fn collect_expired(&mut self) {
+        for (i, slot) in self.dbs.iter_mut().enumerate() {
+            let Some(db) = slot.as_deref_mut() else {
+                continue;
+            };
+            for key in db.expired_keys.drain(..) {
+                self.signals.notify(i, class::EXPIRED, "expired", &key);
+                self.signals.modified(i, &key);
+            }
+        }
     }
 
     /// Database `index` if it was ever used (no creation: for read-only peeks).

@@ -1,0 +1,214 @@
+//! What a write tells the rest of the server.
+//!
+//! Redis calls `signalModifiedKey` and `notifyKeyspaceEvent` from every
+//! command that changes a key; executors here call [`Ctx::signal`] (or its
+//! parts) at the same places. The shard only records: keyspace events to
+//! publish, versions of keys some client WATCHes, and keys that blocked
+//! clients wait on. The event loop drains the records after each command
+//! and acts on them (publishing, waking blocked clients), because those
+//! concern connections, which this crate knows nothing of.
+//!
+//! With notifications off, nothing watched and nobody blocked, a signal costs
+//! three predictable branches.
+
+use crate::exec::Ctx;
+use bytes::Bytes;
+use hashbrown::HashMap;
+
+/// Redis's notification classes (`notify-keyspace-events` flags).
+pub mod class {
+    pub const KEYSPACE: u32 = 1 << 0;
+    pub const KEYEVENT: u32 = 1 << 1;
+    pub const GENERIC: u32 = 1 << 2;
+    pub const STRING: u32 = 1 << 3;
+    pub const LIST: u32 = 1 << 4;
+    pub const SET: u32 = 1 << 5;
+    pub const HASH: u32 = 1 << 6;
+    pub const ZSET: u32 = 1 << 7;
+    pub const EXPIRED: u32 = 1 << 8;
+    pub const EVICTED: u32 = 1 << 9;
+    pub const STREAM: u32 = 1 << 10;
+    pub const KEY_MISS: u32 = 1 << 11;
+    pub const MODULE: u32 = 1 << 12;
+    pub const NEW: u32 = 1 << 13;
+    /// What `A` stands for.
+    pub const ALL: u32 =
+        GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+}
+
+/// One keyspace event waiting to be published.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub db: usize,
+    pub class: u32,
+    /// Redis's event name: "set", "del", "expired", "lpush", ...
+    pub event: &'static str,
+    pub key: Bytes,
+}
+
+/// A watched key: how many watches refer to it and how often it changed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Watched {
+    pub watchers: u32,
+    pub version: u64,
+}
+
+#[derive(Default)]
+pub struct Signals {
+    /// Classes enabled by `notify-keyspace-events`; others are not recorded.
+    pub notify: u32,
+    /// Events to publish, drained by the event loop.
+    pub events: Vec<Event>,
+    /// Keys some client WATCHes, by (db, key).
+    pub watched: HashMap<(usize, Bytes), Watched>,
+    /// Keys blocked clients wait on, by (db, key): how many waits.
+    pub blocking: HashMap<(usize, Bytes), u32>,
+    /// Blocked-on keys that received data since the last drain.
+    pub ready: Vec<(usize, Bytes)>,
+}
+
+impl Signals {
+    /// Whether an event of `class` is published at all.
+    pub fn wants(&self, class: u32) -> bool {
+        self.notify & class != 0 && self.notify & (class::KEYSPACE | class::KEYEVENT) != 0
+    }
+
+    /// Records a keyspace event if its class is enabled.
+    pub fn notify(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
+        if self.wants(class) {
+            self.events.push(Event {
+                db,
+                class,
+                event,
+                key: Bytes::copy_from_slice(key),
+            });
+        }
+    }
+
+    /// A key changed: every WATCH on it fails its EXEC.
+    pub fn modified(&mut self, db: usize, key: &[u8]) {
+        if self.watched.is_empty() {
+            return;
+        }
+        // Bytes lookups need an owned key; only paid while someone watches.
+        if let Some(w) = self.watched.get_mut(&(db, Bytes::copy_from_slice(key))) {
+            w.version += 1;
+        }
+    }
+
+    /// A key that may have blocked clients received data (a list push).
+    pub fn key_ready(&mut self, db: usize, key: &[u8]) {
+        if self.blocking.is_empty() {
+            return;
+        }
+        let key = (db, Bytes::copy_from_slice(key));
+        if self.blocking.contains_key(&key) && !self.ready.contains(&key) {
+            self.ready.push(key);
+        }
+    }
+
+    /// Starts watching a key; returns its current version.
+    pub fn watch(&mut self, db: usize, key: Bytes) -> u64 {
+        let w = self.watched.entry((db, key)).or_default();
+        w.watchers += 1;
+        w.version
+    }
+
+    /// The key's version, if it is watched.
+    pub fn version(&self, db: usize, key: &Bytes) -> Option<u64> {
+        self.watched.get(&(db, key.clone())).map(|w| w.version)
+    }
+
+    /// Ends one watch on a key.
+    pub fn unwatch(&mut self, db: usize, key: Bytes) {
+        let k = (db, key);
+        if let Some(w) = self.watched.get_mut(&k) {
+            w.watchers -= 1;
+            if w.watchers == 0 {
+                self.watched.remove(&k);
+            }
+        }
+    }
+
+    /// Whether deletions by expiry must be reported one by one.
+    pub fn tracks_expiry(&self) -> bool {
+        self.wants(class::EXPIRED) || !self.watched.is_empty()
+    }
+}
+
+impl Ctx<'_> {
+    /// A command changed `key`: Redis's `signalModifiedKey` followed by
+    /// `notifyKeyspaceEvent(class, event, key)`.
+    pub fn signal(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        self.expired_first();
+        let db = self.db;
+        self.shard.signals.modified(db, key);
+        self.shard.signals.notify(db, class, event, key);
+    }
+
+    /// A keyspace event that comes with no modification of its own (the
+    /// second event of a command, or `new`).
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        self.expired_first();
+        let db = self.db;
+        self.shard.signals.notify(db, class, event, key);
+    }
+}
+
+impl Ctx<'_> {
+    /// A write over an expired key: Redis publishes `expired` before the
+    /// write's own event.
+    fn expired_first(&mut self) {
+        if !self.db().expired_keys.is_empty() {
+            self.shard.collect_expired();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_recorded_only_for_enabled_classes() {
+        let mut s = Signals::default();
+        s.notify(0, class::STRING, "set", b"k");
+        assert!(s.events.is_empty(), "notifications are off by default");
+        s.notify = class::KEYEVENT | class::GENERIC;
+        s.notify(0, class::STRING, "set", b"k");
+        s.notify(3, class::GENERIC, "del", b"k");
+        assert_eq!(s.events.len(), 1);
+        assert_eq!((s.events[0].db, s.events[0].event), (3, "del"));
+        // A class without K or E publishes nothing.
+        s.notify = class::ALL;
+        s.notify(0, class::GENERIC, "del", b"k");
+        assert_eq!(s.events.len(), 1);
+    }
+
+    #[test]
+    fn watched_versions_move_on_modification_only_while_watched() {
+        let mut s = Signals::default();
+        let v = s.watch(0, Bytes::from_static(b"k"));
+        s.watch(0, Bytes::from_static(b"k"));
+        s.modified(0, b"other");
+        s.modified(1, b"k");
+        assert_eq!(s.version(0, &Bytes::from_static(b"k")), Some(v));
+        s.modified(0, b"k");
+        assert_eq!(s.version(0, &Bytes::from_static(b"k")), Some(v + 1));
+        s.unwatch(0, Bytes::from_static(b"k"));
+        assert!(s.version(0, &Bytes::from_static(b"k")).is_some());
+        s.unwatch(0, Bytes::from_static(b"k"));
+        assert!(s.watched.is_empty());
+    }
+
+    #[test]
+    fn ready_keys_are_reported_once_and_only_when_blocked_on() {
+        let mut s = Signals::default();
+        s.key_ready(0, b"q");
+        assert!(s.ready.is_empty());
+        s.blocking.insert((0, Bytes::from_static(b"q")), 1);
+        s.key_ready(0, b"q");
+        s.key_ready(0, b"q");
+        assert_eq!(s.ready, vec![(0, Bytes::from_static(b"q"))]);
+    }
+}
