@@ -199,7 +199,7 @@ impl EventLoop {
     /// is held by another command.
     pub(crate) fn handle_request(&mut self, reply_to: ReplyTo, db: u8, op: ShardOp) {
         if let Some(holder) = self.held_by {
-            if reply_to.tx != holder {
+            if reply_to.tx != holder && op.touches_data() {
                 self.deferred
                     .push_back(Message::Request { reply_to, db, op });
                 return;

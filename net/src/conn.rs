@@ -70,6 +70,9 @@ pub struct Conn {
     /// The buffer of a receive in flight when the shared buffers ran out;
     /// the kernel writes into it, so it lives until that receive completes.
     pub own_buf: Option<Box<[u8]>>,
+    /// Channels and patterns this client subscribed to; `None` while it has
+    /// none, which is what makes it a pub/sub client (Redis's CLIENT_PUBSUB).
+    pub subs: Option<Box<crate::pubsub::Subscriptions>>,
 }
 
 impl Conn {
@@ -106,6 +109,7 @@ impl Conn {
             dirty: false,
             soft_limit_since_ms: 0,
             own_buf: None,
+            subs: None,
         }
     }
 
@@ -137,6 +141,13 @@ impl Conn {
             }
             self.first_seq += 1;
         }
+    }
+
+    /// How many channels and patterns the client is subscribed to.
+    pub fn subscriptions(&self) -> usize {
+        self.subs
+            .as_ref()
+            .map_or(0, |s| s.channels.len() + s.patterns.len())
     }
 
     /// Bytes waiting to go out, for output buffer limits and CLIENT LIST.

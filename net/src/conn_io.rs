@@ -305,7 +305,8 @@ impl EventLoop {
         if conn.recv_armed || conn.send_inflight {
             return;
         }
-        let conn = self.conns[slot as usize].take().expect("checked above");
+        let mut conn = self.conns[slot as usize].take().expect("checked above");
+        self.unsubscribe_all(&mut conn, slot);
         close_fd(conn.fd);
         self.shared.clients.fetch_sub(1, Ordering::AcqRel);
         self.free.push(slot);

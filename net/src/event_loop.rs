@@ -115,6 +115,8 @@ pub struct EventLoop {
     pub(crate) held_by: Option<u64>,
     /// Requests that arrived while held, in arrival order.
     pub(crate) deferred: VecDeque<Message>,
+    /// This shard's pub/sub subscribers.
+    pub(crate) pubsub: crate::pubsub::Tables,
 }
 
 impl EventLoop {
@@ -131,6 +133,8 @@ impl EventLoop {
         let mut shard = Shard::new(id, shared.config.shards);
         shard.max_string_len = shared.config.max_bulk_len;
         let runtime = Runtime::new(&shared.config);
+        shard.signals.notify = runtime.notify_keyspace_events;
+        shard.update_expiry_tracking();
         let limits = proto::Limits {
             max_bulk_len: shared.config.max_bulk_len,
             ..proto::Limits::default()
@@ -166,6 +170,7 @@ impl EventLoop {
             next_tx: 0,
             held_by: None,
             deferred: VecDeque::new(),
+            pubsub: Default::default(),
         })
     }
 

@@ -80,6 +80,14 @@ pub enum Combine {
     /// One part; its reply is the reply.
     Single,
     SumInt,
+    /// PUBLISH: receivers on other shards added to those found here.
+    SumFrom(i64),
+    /// PUBSUB CHANNELS: every shard's names, each once.
+    Union,
+    /// PUBSUB NUMSUB: per-channel counts summed over shards.
+    Numsub(Vec<Bytes>),
+    /// PUBSUB NUMPAT: distinct names over shards.
+    CountDistinct,
     AllOk,
     /// MGET: part `i`'s values go to `positions[i]`.
     Mget(Vec<Vec<usize>>),
@@ -271,6 +279,17 @@ pub fn done(reply: Reply) -> Plan {
     }
 }
 
+/// A plan with no parts and no reply of its own (commands such as
+/// SUBSCRIBE queue their replies themselves).
+pub fn silent() -> Plan {
+    Plan {
+        parts: Vec::new(),
+        combine: Combine::Silent,
+        barrier: false,
+        hold: Vec::new(),
+    }
+}
+
 /// The distinct shards, in the ascending order holds are taken in.
 fn ascending(shards: &[usize]) -> Vec<usize> {
     let mut v = shards.to_vec();
@@ -355,8 +374,9 @@ pub fn finish(combine: Combine, parts: Vec<Option<ShardReply>>) -> Next {
         Combine::Ready(reply) => Next::Reply(reply),
         Combine::Silent => Next::Silent,
         Combine::Single => Next::Reply(reply_of(parts.into_iter().next().flatten())),
-        Combine::SumInt => {
-            let mut sum = 0;
+        Combine::SumInt => finish(Combine::SumFrom(0), parts),
+        Combine::SumFrom(start) => {
+            let mut sum = start;
             for part in parts {
                 match reply_of(part) {
                     Reply::Integer(n) => sum += n,
@@ -364,6 +384,48 @@ pub fn finish(combine: Combine, parts: Vec<Option<ShardReply>>) -> Next {
                 }
             }
             Next::Reply(Reply::Integer(sum))
+        }
+        Combine::Union | Combine::CountDistinct => {
+            let mut names = Vec::new();
+            for part in parts {
+                match reply_of(part) {
+                    Reply::Array(items) => {
+                        names.extend(items.into_iter().filter_map(|r| match r {
+                            Reply::Bulk(b) => Some(b),
+                            _ => None,
+                        }))
+                    }
+                    other => return Next::Reply(other),
+                }
+            }
+            let mut seen = hashbrown::HashSet::new();
+            names.retain(|n| seen.insert(n.clone()));
+            Next::Reply(match combine {
+                Combine::CountDistinct => Reply::Integer(names.len() as i64),
+                _ => Reply::Array(names.into_iter().map(Reply::Bulk).collect()),
+            })
+        }
+        Combine::Numsub(channels) => {
+            let mut counts = vec![0; channels.len()];
+            for part in parts {
+                match reply_of(part) {
+                    Reply::Array(items) => {
+                        for (sum, item) in counts.iter_mut().zip(items) {
+                            if let Reply::Integer(n) = item {
+                                *sum += n;
+                            }
+                        }
+                    }
+                    other => return Next::Reply(other),
+                }
+            }
+            Next::Reply(Reply::Array(
+                channels
+                    .into_iter()
+                    .zip(counts)
+                    .flat_map(|(c, n)| [Reply::Bulk(c), Reply::Integer(n)])
+                    .collect(),
+            ))
         }
         Combine::AllOk => {
             for part in parts {

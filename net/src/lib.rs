@@ -24,11 +24,13 @@ mod gather;
 mod info;
 mod mesh;
 mod ops;
+mod pubsub;
 mod requests;
 mod server;
 mod shard_ops;
 mod signals;
 
 pub use config::{OutputLimit, ServerConfig};
+pub use config_cmd::parse_notify_flags;
 pub(crate) use server::Shared;
 pub use server::{ServerHandle, ShutdownTrigger};

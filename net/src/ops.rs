@@ -22,11 +22,33 @@ pub enum ShardOp {
     ConfigSet(Vec<crate::config_cmd::Change>),
     /// CONFIG RESETSTAT.
     ResetStats,
+    /// PUBLISH to the receiving shard's subscribers; replies with how many got it.
+    Publish(Bytes, Bytes),
+    /// PUBSUB CHANNELS [pattern]: the receiving shard's channels.
+    PubsubChannels(Option<Bytes>),
+    /// PUBSUB NUMSUB: the receiving shard's subscriber counts.
+    PubsubNumsub(Vec<Bytes>),
+    /// PUBSUB NUMPAT: the receiving shard's patterns.
+    PubsubPatterns,
     /// Hold the receiving shard for one cross-shard atomic command: until
     /// its Release, the shard runs nothing else (see `atomic.rs`).
     Hold,
     /// End a Hold. No reply is sent.
     Release,
+}
+
+impl ShardOp {
+    /// Whether the operation reads or writes the keyspace: others (pub/sub)
+    /// may run while the shard is held by an atomic command.
+    pub fn touches_data(&self) -> bool {
+        !matches!(
+            self,
+            ShardOp::Publish(..)
+                | ShardOp::PubsubChannels(_)
+                | ShardOp::PubsubNumsub(_)
+                | ShardOp::PubsubPatterns
+        )
+    }
 }
 
 pub enum ShardReply {

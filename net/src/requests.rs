@@ -40,10 +40,20 @@ impl EventLoop {
         }
     }
 
+    /// The output limit of the client's class: pub/sub clients (those with
+    /// a subscription) have their own, as in Redis.
+    pub(crate) fn output_limit(&self, conn: &Conn) -> crate::OutputLimit {
+        if conn.subs.is_some() {
+            self.shared.config.output_limit_pubsub
+        } else {
+            self.shared.config.output_limit_normal
+        }
+    }
+
     /// Redis's client-output-buffer-limit: over `hard` bytes closes at once;
     /// over `soft` bytes for longer than `soft_seconds` closes too.
     pub(crate) fn output_over_limit(&self, conn: &mut Conn) -> bool {
-        let limit = self.shared.config.output_limit_normal;
+        let limit = self.output_limit(conn);
         let used = conn.output_len();
         if limit.hard > 0 && used >= limit.hard {
             tracing::warn!(
@@ -78,7 +88,7 @@ impl EventLoop {
                 self.stats.total_commands += 1;
                 self.dispatch(conn, slot, request);
                 // Stop at the hard output limit; the caller closes the client.
-                let hard = self.shared.config.output_limit_normal.hard;
+                let hard = self.output_limit(conn).hard;
                 if hard > 0 && conn.output_len() >= hard {
                     return;
                 }
@@ -174,6 +184,16 @@ impl EventLoop {
             conn.reply(Reply::error(errors::wrong_arity(spec.name)));
             return;
         }
+        if conn.subs.is_some()
+            && conn.proto == proto::Protocol::Resp2
+            && !allowed_subscribed(spec, conn.last_cmd)
+        {
+            conn.reply(Reply::error(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                conn.last_cmd
+            )));
+            return;
+        }
         let plan = match spec.id {
             CommandId::Shard(cmd) => {
                 let shards = self.shard.count;
@@ -196,7 +216,7 @@ impl EventLoop {
                 }
                 plan(cmd, args, shards, self.id)
             }
-            CommandId::Conn(cmd) => crate::conn_cmd::run(self, conn, cmd, args),
+            CommandId::Conn(cmd) => crate::conn_cmd::run(self, conn, slot, cmd, args),
         };
         self.start_plan(conn, slot, plan);
     }
@@ -326,6 +346,20 @@ impl EventLoop {
                 self.send_parts(conn, slot, seq, next_parts);
             }
         }
+    }
+}
+
+/// What a RESP2 client with subscriptions may run: the pub/sub commands,
+/// PING, QUIT and RESET. A container's unknown subcommand gets its own
+/// error first, as in Redis, where it is found before this check.
+fn allowed_subscribed(spec: &proto::CommandSpec, full_name: &str) -> bool {
+    use proto::ConnCmd::*;
+    match spec.id {
+        CommandId::Conn(
+            Subscribe | Unsubscribe | Psubscribe | Punsubscribe | Ping | Quit | Reset,
+        ) => true,
+        CommandId::Conn(Client | Config | Command) => full_name == spec.name,
+        _ => false,
     }
 }
 

@@ -37,6 +37,30 @@ impl EventLoop {
                 self.shard.update_expiry_tracking();
                 ShardReply::Reply(Reply::Ok)
             }
+            ShardOp::Publish(channel, message) => ShardReply::Reply(Reply::Integer(
+                self.publish_local(&channel, &message, None) as i64,
+            )),
+            ShardOp::PubsubChannels(pattern) => ShardReply::Reply(Reply::Array(
+                self.pubsub
+                    .channel_names(pattern.as_deref())
+                    .into_iter()
+                    .map(Reply::Bulk)
+                    .collect(),
+            )),
+            ShardOp::PubsubNumsub(channels) => ShardReply::Reply(Reply::Array(
+                self.pubsub
+                    .numsub(&channels)
+                    .into_iter()
+                    .map(Reply::Integer)
+                    .collect(),
+            )),
+            ShardOp::PubsubPatterns => ShardReply::Reply(Reply::Array(
+                self.pubsub
+                    .pattern_names()
+                    .into_iter()
+                    .map(Reply::Bulk)
+                    .collect(),
+            )),
             // Holds only travel through the mailbox (atomic.rs), never as parts.
             ShardOp::Hold | ShardOp::Release => {
                 ShardReply::Reply(Reply::error("ERR internal error: hold outside the mailbox"))
@@ -82,6 +106,11 @@ impl EventLoop {
             };
             match msg {
                 Message::Request { reply_to, db, op } => self.handle_request(reply_to, db, op),
+                Message::Publish(batch) => {
+                    for (channel, message) in batch {
+                        self.publish_local(&channel, &message, None);
+                    }
+                }
                 Message::Response { reply_to, reply } if reply_to.tx != 0 => {
                     self.on_tx_response(reply_to.tx, reply_to.part as usize, reply)
                 }

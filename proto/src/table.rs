@@ -113,6 +113,7 @@ impl CommandSpec {
             "sorted_set" => cats.push("@sortedset"),
             "list" => cats.push("@list"),
             "connection" => cats.push("@connection"),
+            "pubsub" => cats.push("@pubsub"),
             _ => {}
         }
         cats.push(if self.has(flags::FAST) {
@@ -296,6 +297,13 @@ command_table! {
         Config "config" -2 [] server "A container for server configuration commands.";
         Time "time" 1 [LOADING STALE FAST] server "Returns the server time.";
         Shutdown "shutdown" -1 [ADMIN NOSCRIPT LOADING STALE NO_MULTI ALLOW_BUSY] server "Synchronously saves the database(s) to disk and shuts down the Redis server.";
+        // Pub/Sub
+        Subscribe "subscribe" -2 [NOSCRIPT LOADING STALE] pubsub "Listens for messages published to channels.";
+        Unsubscribe "unsubscribe" -1 [NOSCRIPT LOADING STALE] pubsub "Stops listening to messages posted to channels.";
+        Psubscribe "psubscribe" -2 [NOSCRIPT LOADING STALE] pubsub "Listens for messages published to channels that match one or more patterns.";
+        Punsubscribe "punsubscribe" -1 [NOSCRIPT LOADING STALE] pubsub "Stops listening to messages published to channels that match one or more patterns.";
+        Publish "publish" 3 [LOADING STALE FAST] pubsub "Posts a message to a channel.";
+        Pubsub "pubsub" -2 [] pubsub "A container for Pub/Sub commands.";
     }
 }
 

@@ -85,6 +85,8 @@ fn defaults_agree_with_the_network_layer() {
     assert_eq!(ours.max_bulk_len, theirs.max_bulk_len);
     assert_eq!(ours.query_buffer_limit, theirs.query_buffer_limit);
     assert_eq!(ours.output_limit_normal, theirs.output_limit_normal);
+    assert_eq!(ours.output_limit_pubsub, theirs.output_limit_pubsub);
+    assert_eq!(ours.notify_keyspace_events, theirs.notify_keyspace_events);
     assert_eq!(ours.idle_timeout, theirs.idle_timeout);
     assert_eq!(ours.hz, theirs.hz);
     assert_eq!(ours.ring_entries, theirs.ring_entries);

@@ -1,0 +1,491 @@
+//! Pub/Sub: SUBSCRIBE, PSUBSCRIBE, their UNSUBSCRIBEs, PUBLISH, and the
+//! delivery of keyspace notifications.
+//!
+//! Subscriptions are connection state, so each event loop keeps tables of
+//! its own connections only: channel -> subscriber slots, pattern ->
+//! subscriber slots. Nothing is shared between cores but one counter per
+//! shard (how many subscriptions its tables hold), which a publisher reads
+//! to skip shards nobody listens on.
+//!
+//! PUBLISH delivers to the publisher's own shard at once, then asks every
+//! other shard with subscribers to deliver and count; the reply is the sum,
+//! as Redis counts receivers. Messages from one connection travel to a
+//! given shard through one FIFO queue, so they arrive in the order sent.
+//! Keyspace events need no count: they travel as a batch per shard and loop
+//! iteration, with no reply.
+
+use crate::conn::{Conn, Pending};
+use crate::event_loop::EventLoop;
+use crate::gather::{done, Combine, Plan};
+use crate::mesh::Message;
+use crate::ops::ShardOp;
+use bytes::{Bytes, BytesMut};
+use hashbrown::{HashMap, HashSet};
+use proto::reply::{bulk, int_line};
+use proto::{errors, Protocol, Reply};
+use shard::cmd::glob::Glob;
+use std::sync::atomic::Ordering;
+
+/// One client's subscriptions.
+#[derive(Default)]
+pub struct Subscriptions {
+    pub channels: HashSet<Bytes>,
+    pub patterns: HashSet<Bytes>,
+}
+
+/// This shard's subscribers, by channel and by pattern, in subscription
+/// order (the order Redis delivers in).
+#[derive(Default)]
+pub struct Tables {
+    channels: HashMap<Bytes, Vec<u32>>,
+    patterns: HashMap<Bytes, (Glob, Vec<u32>)>,
+}
+
+impl Tables {
+    /// Channels with at least one subscriber here, matching `pattern` if given.
+    pub fn channel_names(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        let glob = pattern.map(Glob::new);
+        self.channels
+            .keys()
+            .filter(|c| glob.as_ref().is_none_or(|g| g.matches(c)))
+            .cloned()
+            .collect()
+    }
+
+    /// Subscribers here of each channel (pattern subscriptions excluded).
+    pub fn numsub(&self, channels: &[Bytes]) -> Vec<i64> {
+        channels
+            .iter()
+            .map(|c| self.channels.get(c).map_or(0, |s| s.len() as i64))
+            .collect()
+    }
+
+    pub fn pattern_names(&self) -> Vec<Bytes> {
+        self.patterns.keys().cloned().collect()
+    }
+}
+
+/// Channels or patterns: the two kinds of subscription.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Channel,
+    Pattern,
+}
+
+impl Kind {
+    fn subscribe_word(self) -> &'static str {
+        match self {
+            Kind::Channel => "subscribe",
+            Kind::Pattern => "psubscribe",
+        }
+    }
+
+    fn unsubscribe_word(self) -> &'static str {
+        match self {
+            Kind::Channel => "unsubscribe",
+            Kind::Pattern => "punsubscribe",
+        }
+    }
+}
+
+/// `[word, name, count]`: a (un)subscription confirmation.
+fn confirmation(word: &'static str, name: Option<Bytes>, count: usize) -> Reply {
+    Reply::Push(vec![
+        Reply::bulk(word),
+        name.map_or(Reply::Nil, Reply::Bulk),
+        Reply::Integer(count as i64),
+    ])
+}
+
+/// Appends a `message` (or, with a pattern, `pmessage`) push.
+fn encode_message(
+    out: &mut BytesMut,
+    proto: Protocol,
+    pattern: Option<&[u8]>,
+    channel: &[u8],
+    message: &[u8],
+) {
+    let marker = if proto == Protocol::Resp3 { b'>' } else { b'*' };
+    match pattern {
+        None => {
+            int_line(out, marker, 3);
+            bulk(out, b"message");
+        }
+        Some(p) => {
+            int_line(out, marker, 4);
+            bulk(out, b"pmessage");
+            bulk(out, p);
+        }
+    }
+    bulk(out, channel);
+    bulk(out, message);
+}
+
+/// Queues a message for one subscriber; false if it was not written (the
+/// client is going away or already over its hard output limit).
+fn push_message(
+    conn: &mut Conn,
+    hard_limit: usize,
+    pattern: Option<&[u8]>,
+    channel: &[u8],
+    message: &[u8],
+) -> bool {
+    if conn.closing || (hard_limit > 0 && conn.output_len() >= hard_limit) {
+        return false;
+    }
+    if conn.pending.is_empty() {
+        encode_message(&mut conn.out, conn.proto, pattern, channel, message);
+    } else {
+        // Replies computed elsewhere are still due: a RESP2 client must not
+        // see the message in the middle of them.
+        let mut items = vec![Reply::bulk(if pattern.is_some() {
+            "pmessage"
+        } else {
+            "message"
+        })];
+        items.extend(pattern.map(Reply::bulk_from));
+        items.push(Reply::bulk_from(channel));
+        items.push(Reply::bulk_from(message));
+        conn.pending.push_back(Pending::Ready(Reply::Push(items)));
+    }
+    true
+}
+
+impl EventLoop {
+    /// Delivers to this shard's subscribers and returns how many received
+    /// it. `publisher` is the connection being served, which is out of the
+    /// connection table while it runs.
+    pub(crate) fn publish_local(
+        &mut self,
+        channel: &[u8],
+        message: &[u8],
+        mut publisher: Option<(u32, &mut Conn)>,
+    ) -> usize {
+        let hard = self.shared.config.output_limit_pubsub.hard;
+        let mut receivers = 0;
+        let Tables { channels, patterns } = &self.pubsub;
+        let by_channel = channels.get(channel).map(|s| (None, s));
+        let by_pattern = patterns
+            .iter()
+            .filter(|(_, (glob, _))| glob.matches(channel))
+            .map(|(p, (_, s))| (Some(&p[..]), s));
+        for (pattern, slots) in by_channel.into_iter().chain(by_pattern) {
+            for &slot in slots {
+                receivers += 1;
+                match &mut publisher {
+                    Some((own, conn)) if *own == slot => {
+                        push_message(conn, hard, pattern, channel, message);
+                    }
+                    _ => {
+                        let Some(conn) = self.conns[slot as usize].as_mut() else {
+                            continue;
+                        };
+                        if push_message(conn, hard, pattern, channel, message) && !conn.dirty {
+                            // Flushed (and checked against its output limit)
+                            // when the dirty list is next processed.
+                            conn.dirty = true;
+                            self.dirty.push(slot);
+                        }
+                    }
+                }
+            }
+        }
+        receivers
+    }
+
+    /// Whether shard `id` has any subscription.
+    fn has_subscribers(&self, id: usize) -> bool {
+        self.shared.subscriptions[id].load(Ordering::Acquire) > 0
+    }
+
+    /// Publishes the keyspace events the shard recorded (see
+    /// `shard::signals`) on `__keyspace@<db>__:<key>` and
+    /// `__keyevent@<db>__:<event>`, to subscribers on every core.
+    pub(crate) fn publish_events(&mut self, events: &mut Vec<shard::Event>) {
+        let shards = self.shard.count;
+        if !(0..shards).any(|s| self.has_subscribers(s)) {
+            events.clear();
+            return;
+        }
+        let flags = self.shard.signals.notify;
+        let mut batch = Vec::with_capacity(events.len() * 2);
+        for e in events.drain(..) {
+            if flags & shard::class::KEYSPACE != 0 {
+                let channel = [format!("__keyspace@{}__:", e.db).as_bytes(), &e.key[..]].concat();
+                batch.push((Bytes::from(channel), Bytes::from_static(e.event.as_bytes())));
+            }
+            if flags & shard::class::KEYEVENT != 0 {
+                let channel = format!("__keyevent@{}__:{}", e.db, e.event);
+                batch.push((Bytes::from(channel), e.key.clone()));
+            }
+        }
+        if self.has_subscribers(self.id) {
+            for (channel, message) in &batch {
+                self.publish_local(channel, message, None);
+            }
+        }
+        for s in 0..shards {
+            if s == self.id || !self.has_subscribers(s) {
+                continue;
+            }
+            self.peers[s].send(Message::Publish(batch.clone()));
+            self.to_wake[s] = true;
+        }
+    }
+
+    fn add_subscription(&mut self, kind: Kind, name: &Bytes, slot: u32) {
+        match kind {
+            Kind::Channel => self
+                .pubsub
+                .channels
+                .entry(name.clone())
+                .or_default()
+                .push(slot),
+            Kind::Pattern => self
+                .pubsub
+                .patterns
+                .entry(name.clone())
+                .or_insert_with(|| (Glob::new(name), Vec::new()))
+                .1
+                .push(slot),
+        }
+        self.shared.subscriptions[self.id].fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn remove_subscription(&mut self, kind: Kind, name: &Bytes, slot: u32) {
+        let emptied = match kind {
+            Kind::Channel => self.pubsub.channels.get_mut(name).map(|s| {
+                s.retain(|&x| x != slot);
+                s.is_empty()
+            }),
+            Kind::Pattern => self.pubsub.patterns.get_mut(name).map(|(_, s)| {
+                s.retain(|&x| x != slot);
+                s.is_empty()
+            }),
+        };
+        if emptied == Some(true) {
+            match kind {
+                Kind::Channel => self.pubsub.channels.remove(name),
+                Kind::Pattern => self.pubsub.patterns.remove(name).map(|(_, s)| s),
+            };
+        }
+        self.shared.subscriptions[self.id].fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// SUBSCRIBE / PSUBSCRIBE: one confirmation per name.
+    pub(crate) fn subscribe(&mut self, conn: &mut Conn, slot: u32, kind: Kind, names: &[Bytes]) {
+        for name in names {
+            let subs = conn.subs.get_or_insert_with(Default::default);
+            let set = match kind {
+                Kind::Channel => &mut subs.channels,
+                Kind::Pattern => &mut subs.patterns,
+            };
+            if set.insert(name.clone()) {
+                self.add_subscription(kind, name, slot);
+            }
+            let count = conn.subscriptions();
+            conn.reply(confirmation(
+                kind.subscribe_word(),
+                Some(name.clone()),
+                count,
+            ));
+        }
+    }
+
+    /// UNSUBSCRIBE / PUNSUBSCRIBE: the names given, or all of the kind.
+    /// `confirm` is false for RESET and closing clients, which get no reply.
+    pub(crate) fn unsubscribe(
+        &mut self,
+        conn: &mut Conn,
+        slot: u32,
+        kind: Kind,
+        names: &[Bytes],
+        confirm: bool,
+    ) {
+        let all: Vec<Bytes>;
+        let names = if names.is_empty() {
+            all = conn.subs.as_ref().map_or(Vec::new(), |s| match kind {
+                Kind::Channel => s.channels.iter().cloned().collect(),
+                Kind::Pattern => s.patterns.iter().cloned().collect(),
+            });
+            if all.is_empty() && confirm {
+                // Redis answers even when there was nothing to leave.
+                conn.reply(confirmation(
+                    kind.unsubscribe_word(),
+                    None,
+                    conn.subscriptions(),
+                ));
+            }
+            &all[..]
+        } else {
+            names
+        };
+        for name in names {
+            let removed = conn.subs.as_mut().is_some_and(|s| match kind {
+                Kind::Channel => s.channels.remove(name),
+                Kind::Pattern => s.patterns.remove(name),
+            });
+            if removed {
+                self.remove_subscription(kind, name, slot);
+            }
+            if conn.subscriptions() == 0 {
+                conn.subs = None;
+            }
+            if confirm {
+                let count = conn.subscriptions();
+                conn.reply(confirmation(
+                    kind.unsubscribe_word(),
+                    Some(name.clone()),
+                    count,
+                ));
+            }
+        }
+    }
+
+    /// Drops every subscription of a client that resets or goes away.
+    pub(crate) fn unsubscribe_all(&mut self, conn: &mut Conn, slot: u32) {
+        if conn.subs.is_some() {
+            self.unsubscribe(conn, slot, Kind::Channel, &[], false);
+            self.unsubscribe(conn, slot, Kind::Pattern, &[], false);
+        }
+    }
+}
+
+/// PUBLISH: delivered here at once; other shards with subscribers deliver
+/// and count, and the reply sums the counts.
+pub fn publish(lp: &mut EventLoop, conn: &mut Conn, slot: u32, args: &[Bytes]) -> Plan {
+    let (channel, message) = (&args[1], &args[2]);
+    let here = lp.publish_local(channel, message, Some((slot, conn)));
+    let parts: Vec<(usize, ShardOp)> = (0..lp.shard.count)
+        .filter(|&s| s != lp.id && lp.has_subscribers(s))
+        .map(|s| (s, ShardOp::Publish(channel.clone(), message.clone())))
+        .collect();
+    if parts.is_empty() {
+        return done(Reply::Integer(here as i64));
+    }
+    Plan {
+        parts,
+        combine: Combine::SumFrom(here as i64),
+        barrier: false,
+        hold: Vec::new(),
+    }
+}
+
+const PUBSUB_HELP: &[&str] = &[
+    "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CHANNELS [<pattern>]",
+    "    Return the currently active channels matching a <pattern> (default: '*').",
+    "NUMPAT",
+    "    Return number of subscriptions to patterns.",
+    "NUMSUB [<channel> ...]",
+    "    Return the number of subscribers for the specified channels, excluding",
+    "    pattern subscriptions(default: no channels).",
+    "SHARDCHANNELS [<pattern>]",
+    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+    "SHARDNUMSUB [<shardchannel> ...]",
+    "    Return the number of subscribers for the specified shard level channel(s)",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// PUBSUB CHANNELS / NUMSUB / NUMPAT / HELP, merged over every shard.
+/// Shard channels (SSUBSCRIBE) do not exist here, so their listings are empty.
+pub fn pubsub(lp: &EventLoop, args: &[Bytes]) -> Plan {
+    let sub = args[1].to_ascii_lowercase();
+    let argc = args.len();
+    let shards = lp.shard.count;
+    match &sub[..] {
+        b"help" | b"numpat" if argc != 2 => done(Reply::error(errors::wrong_arity(&format!(
+            "pubsub|{}",
+            String::from_utf8_lossy(&sub)
+        )))),
+        b"help" => done(Reply::Array(
+            PUBSUB_HELP.iter().map(|l| Reply::simple(*l)).collect(),
+        )),
+        b"channels" | b"shardchannels" if argc > 3 => done(Reply::error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(&args[1][..args[1].len().min(128)])
+        ))),
+        b"channels" => {
+            let pattern = args.get(2).cloned();
+            Plan::all(
+                shards,
+                || ShardOp::PubsubChannels(pattern.clone()),
+                Combine::Union,
+            )
+        }
+        b"numsub" => {
+            let channels = args[2..].to_vec();
+            Plan::all(
+                shards,
+                || ShardOp::PubsubNumsub(channels.clone()),
+                Combine::Numsub(channels.clone()),
+            )
+        }
+        b"numpat" => Plan::all(shards, || ShardOp::PubsubPatterns, Combine::CountDistinct),
+        b"shardchannels" => done(Reply::Array(Vec::new())),
+        b"shardnumsub" => done(Reply::Array(
+            args[2..]
+                .iter()
+                .flat_map(|c| [Reply::Bulk(c.clone()), Reply::Integer(0)])
+                .collect(),
+        )),
+        _ => done(Reply::error(errors::unknown_subcommand(&args[1], "pubsub"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(out: &BytesMut) -> String {
+        String::from_utf8_lossy(out).replace("\r\n", " ")
+    }
+
+    #[test]
+    fn messages_are_arrays_in_resp2_and_pushes_in_resp3() {
+        let mut out = BytesMut::new();
+        encode_message(&mut out, Protocol::Resp2, None, b"ch", b"hi");
+        assert_eq!(text(&out), "*3 $7 message $2 ch $2 hi ");
+        out.clear();
+        encode_message(&mut out, Protocol::Resp3, Some(b"c*"), b"ch", b"hi");
+        assert_eq!(text(&out), ">4 $8 pmessage $2 c* $2 ch $2 hi ");
+    }
+
+    #[test]
+    fn unsubscribing_from_nothing_names_no_channel() {
+        let r = confirmation("unsubscribe", None, 0);
+        assert_eq!(
+            r.to_bytes(Protocol::Resp2),
+            b"*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n"
+        );
+        assert_eq!(
+            r.to_bytes(Protocol::Resp3),
+            b">3\r\n$11\r\nunsubscribe\r\n_\r\n:0\r\n"
+        );
+    }
+
+    #[test]
+    fn tables_list_and_count_by_channel_and_pattern() {
+        let mut t = Tables::default();
+        t.channels.insert(Bytes::from_static(b"news"), vec![1, 2]);
+        t.channels.insert(Bytes::from_static(b"sport"), vec![3]);
+        t.patterns
+            .insert(Bytes::from_static(b"n*"), (Glob::new(b"n*"), vec![4]));
+        let mut names = t.channel_names(None);
+        names.sort();
+        assert_eq!(
+            names,
+            vec![Bytes::from_static(b"news"), Bytes::from_static(b"sport")]
+        );
+        assert_eq!(
+            t.channel_names(Some(b"s*")),
+            vec![Bytes::from_static(b"sport")]
+        );
+        assert_eq!(
+            t.numsub(&[Bytes::from_static(b"news"), Bytes::from_static(b"none")]),
+            vec![2, 0]
+        );
+        assert_eq!(t.pattern_names(), vec![Bytes::from_static(b"n*")]);
+    }
+}
