@@ -137,6 +137,7 @@ impl EventLoop {
             if shard == self.id {
                 // This shard is held by this command: run its part inline.
                 let reply = self.run_op(db, op);
+                self.publish_signals(None);
                 if let Some(tx) = self.txs.get_mut(&id) {
                     tx.parts[part] = Some(reply);
                     tx.remaining -= 1;
@@ -220,7 +221,11 @@ impl EventLoop {
                 }
                 return;
             }
-            op => self.run_op(db as usize, op),
+            op => {
+                let reply = self.run_op(db as usize, op);
+                self.publish_signals(None);
+                reply
+            }
         };
         self.peers[reply_to.shard].send(Message::Response { reply_to, reply });
         self.to_wake[reply_to.shard] = true;

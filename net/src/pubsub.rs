@@ -198,10 +198,31 @@ impl EventLoop {
         self.shared.subscriptions[id].load(Ordering::Acquire) > 0
     }
 
-    /// Publishes the keyspace events the shard recorded (see
-    /// `shard::signals`) on `__keyspace@<db>__:<key>` and
+    /// Publishes what the last command (or the expiry cycle) signalled,
+    /// before its reply is queued and before any reply leaves for another
+    /// shard: as in Redis, a client that saw the reply can count on the
+    /// events having been published. `publisher` is the connection being
+    /// served, if it is out of the connection table.
+    pub(crate) fn publish_signals(&mut self, publisher: Option<(u32, &mut Conn)>) {
+        if self.shard.signals.tracks_expiry() {
+            self.shard.collect_expired();
+        }
+        if self.shard.signals.events.is_empty() {
+            return;
+        }
+        // Taken out and put back so the vector keeps its capacity.
+        let mut events = std::mem::take(&mut self.shard.signals.events);
+        self.publish_events(&mut events, publisher);
+        self.shard.signals.events = events;
+    }
+
+    /// Publishes keyspace events on `__keyspace@<db>__:<key>` and
     /// `__keyevent@<db>__:<event>`, to subscribers on every core.
-    pub(crate) fn publish_events(&mut self, events: &mut Vec<shard::Event>) {
+    fn publish_events(
+        &mut self,
+        events: &mut Vec<shard::Event>,
+        mut publisher: Option<(u32, &mut Conn)>,
+    ) {
         let shards = self.shard.count;
         if !(0..shards).any(|s| self.has_subscribers(s)) {
             events.clear();
@@ -221,7 +242,8 @@ impl EventLoop {
         }
         if self.has_subscribers(self.id) {
             for (channel, message) in &batch {
-                self.publish_local(channel, message, None);
+                let publisher = publisher.as_mut().map(|(s, c)| (*s, &mut **c));
+                self.publish_local(channel, message, publisher);
             }
         }
         for s in 0..shards {

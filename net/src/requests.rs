@@ -211,6 +211,7 @@ impl EventLoop {
                         cmd,
                         &args,
                     );
+                    self.publish_signals(Some((slot, conn)));
                     conn.reply(reply);
                     return;
                 }
@@ -265,6 +266,7 @@ impl EventLoop {
         for (part, (shard, op)) in parts.into_iter().enumerate() {
             if shard == self.id {
                 let reply = self.run_op(conn.db, op);
+                self.publish_signals(Some((slot, &mut *conn)));
                 self.fill(conn, slot, seq, part, reply);
             } else {
                 self.stats.cross_shard_requests += 1;
@@ -358,7 +360,7 @@ fn allowed_subscribed(spec: &proto::CommandSpec, full_name: &str) -> bool {
         CommandId::Conn(
             Subscribe | Unsubscribe | Psubscribe | Punsubscribe | Ping | Quit | Reset,
         ) => true,
-        CommandId::Conn(Client | Config | Command) => full_name == spec.name,
+        CommandId::Conn(Client | Config | Command | Pubsub) => full_name == spec.name,
         _ => false,
     }
 }
@@ -387,9 +389,15 @@ fn full_name(name: &'static str, args: &[Bytes]) -> &'static str {
         "command|list",
         "command|getkeys",
         "command|help",
+        "pubsub|channels",
+        "pubsub|numsub",
+        "pubsub|numpat",
+        "pubsub|shardchannels",
+        "pubsub|shardnumsub",
+        "pubsub|help",
     ];
-    // Only three containers have subcommands; keep the common path free.
-    if !matches!(name, "client" | "config" | "command") {
+    // Only four containers have subcommands; keep the common path free.
+    if !matches!(name, "client" | "config" | "command" | "pubsub") {
         return name;
     }
     let Some(sub) = args.get(1) else { return name };

@@ -21,9 +21,26 @@ impl EventLoop {
                 cmd,
                 &args,
             )),
-            ShardOp::TakeKey(key) => ShardReply::Entry(self.shard.db(db).remove(&key, now)),
+            ShardOp::TakeKey(key) => {
+                let entry = self.shard.db(db).remove(&key, now);
+                if entry.is_some() {
+                    let ctx = &mut Ctx {
+                        shard: &mut self.shard,
+                        db,
+                        now,
+                    };
+                    shard::cmd::keys::renamed_from(ctx, &key);
+                }
+                ShardReply::Entry(entry)
+            }
             ShardOp::PutKey(key, entry) => {
                 self.shard.db(db).insert(&key, entry, now);
+                let ctx = &mut Ctx {
+                    shard: &mut self.shard,
+                    db,
+                    now,
+                };
+                shard::cmd::keys::renamed_to(ctx, &key);
                 ShardReply::Reply(Reply::Ok)
             }
             ShardOp::Stats => ShardReply::Stats(Box::new(self.shard_stats())),
