@@ -250,3 +250,31 @@ fn keyspace_events_match_redis() {
         ",
     );
 }
+
+#[test]
+fn notify_keyspace_events_can_be_set_at_start_up() {
+    let server = common::tokenginx_with(
+        common::Options::shards(2).env("TOKENGINX_SERVER_NOTIFY_KEYSPACE_EVENTS", "Ex"),
+    );
+    let mut admin = server.connect();
+    assert_eq!(
+        admin.cmd(&["CONFIG", "GET", "notify-keyspace-events"]),
+        b"*2\r\n$22\r\nnotify-keyspace-events\r\n$2\r\nxE\r\n"
+    );
+    let mut sub = server.connect();
+    sub.cmd(&["SUBSCRIBE", "__keyevent@0__:expired"]);
+    // Keys on both shards; nobody reads them: the expiry cycles report them.
+    for key in ["a", "b", "c", "d"] {
+        assert_eq!(admin.cmd(&["SET", key, "v", "PX", "50"]), b"+OK\r\n");
+    }
+    let mut expired: Vec<Vec<u8>> = (0..4)
+        .map(|_| {
+            let m = sub.reply();
+            let prefix = b"*3\r\n$7\r\nmessage\r\n$22\r\n__keyevent@0__:expired\r\n$1\r\n";
+            assert!(m.starts_with(prefix), "{}", show(&m));
+            m[prefix.len()..prefix.len() + 1].to_vec()
+        })
+        .collect();
+    expired.sort();
+    assert_eq!(expired, [b"a", b"b", b"c", b"d"]);
+}

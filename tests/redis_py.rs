@@ -1,5 +1,5 @@
-//! Runs `tests/redis_py/test_sessions.py` (redis-py, unittest) against a
-//! TokenginX without and one with a password.
+//! Runs the redis-py (unittest) suites in `tests/redis_py/` against a
+//! TokenginX with two shards, without and with a password.
 
 mod common;
 
@@ -83,4 +83,9 @@ fn redis_py_session_patterns() {
 #[ignore = "needs MULTI/EXEC (redis-py's default pipeline) and EVALSHA (redis-py's Lock), not implemented yet"]
 fn redis_py_transactions_and_locks() {
     run_python_tests(&["test_sessions.KnownGapsTest"]);
+}
+
+#[test]
+fn redis_py_pubsub_and_keyspace_events() {
+    run_python_tests(&["test_pubsub.PubSubTest"]);
 }

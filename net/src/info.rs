@@ -175,7 +175,7 @@ pub fn render(req: &InfoRequest, mut shards: Vec<ShardStats>) -> Reply {
         "stats",
         "Stats",
         format!(
-            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ncross_shard_requests:{}\r\nreceive_buffers_exhausted:{}\r\n",
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\ncross_shard_requests:{}\r\nreceive_buffers_exhausted:{}\r\n",
             sum(|s| s.total_connections),
             sum(|s| s.total_commands),
             sum(|s| s.net_input_bytes),
@@ -184,6 +184,8 @@ pub fn render(req: &InfoRequest, mut shards: Vec<ShardStats>) -> Reply {
             sum(|s| s.expired),
             sum(|s| s.hits),
             sum(|s| s.misses),
+            sum(|s| s.pubsub_channels),
+            sum(|s| s.pubsub_patterns),
             sum(|s| s.cross_shard_requests),
             sum(|s| s.receive_buffers_exhausted),
         ),

@@ -76,4 +76,8 @@ pub struct ShardStats {
     pub net_output_bytes: u64,
     pub cross_shard_requests: u64,
     pub receive_buffers_exhausted: u64,
+    /// Channels and patterns with subscribers on this shard (INFO sums
+    /// them: a channel with subscribers on two shards counts twice).
+    pub pubsub_channels: u64,
+    pub pubsub_patterns: u64,
 }

@@ -60,6 +60,14 @@ impl Tables {
             .collect()
     }
 
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.len()
+    }
+
     pub fn pattern_names(&self) -> Vec<Bytes> {
         self.patterns.keys().cloned().collect()
     }

@@ -113,6 +113,8 @@ impl EventLoop {
         s.net_output_bytes = self.stats.net_output_bytes;
         s.cross_shard_requests = self.stats.cross_shard_requests;
         s.receive_buffers_exhausted = self.stats.receive_buffers_exhausted;
+        s.pubsub_channels = self.pubsub.channel_count() as u64;
+        s.pubsub_patterns = self.pubsub.pattern_count() as u64;
         s
     }
 

@@ -98,6 +98,27 @@ fn defaults_agree_with_the_network_layer() {
 }
 
 #[test]
+fn pubsub_settings_reach_the_network_layer() {
+    let vars = env(&[
+        ("TOKENGINX_SERVER_NOTIFY_KEYSPACE_EVENTS", "Ex"),
+        (
+            "TOKENGINX_LIMITS_CLIENT_OUTPUT_BUFFER_LIMIT_PUBSUB",
+            "1mb 512kb 5",
+        ),
+    ]);
+    let net = load(&Overrides::default(), &vars).unwrap().server_config(1);
+    assert_eq!(
+        net.notify_keyspace_events,
+        net::parse_notify_flags(b"xE").unwrap()
+    );
+    let out = net.output_limit_pubsub;
+    assert_eq!(
+        (out.hard, out.soft, out.soft_seconds),
+        (1 << 20, 512 << 10, 5)
+    );
+}
+
+#[test]
 fn auto_shards_follow_the_core_count() {
     let s = load(&Overrides::default(), &no_env()).unwrap();
     assert_eq!(s.server_config(6).shards, 6);
@@ -237,6 +258,14 @@ fn every_validated_key_rejects_bad_values() {
         (
             "[limits]\nclient_output_buffer_limit_normal = \"1mb\"\n",
             "<hard> <soft>",
+        ),
+        (
+            "[limits]\nclient_output_buffer_limit_pubsub = \"32mb\"\n",
+            "limits.client_output_buffer_limit_pubsub",
+        ),
+        (
+            "[server]\nnotify_keyspace_events = \"KEQ\"\n",
+            "server.notify_keyspace_events = \"KEQ\"",
         ),
         ("[log]\nlevel = \"loud\"\n", "log.level = \"loud\" (from "),
         ("[log]\nformat = \"xml\"\n", "log.format = \"xml\""),
