@@ -239,6 +239,11 @@ fn keyspace_events_match_redis() {
         B 1 SET k3 v
         B 1 DEL k1 k2 k3
         sync^
+        # RENAME from shard 1 to shard 0 (k1 -> k2) with two shards.
+        B 1 SET k1 v
+        B 1 RENAME k1 k2
+        B 1 RENAME k2 k3
+        sync^
         B 1 CONFIG SET notify-keyspace-events Eg$n
         B 1 SET {t}s v
         B 1 DEL {t}s
