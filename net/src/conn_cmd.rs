@@ -35,8 +35,8 @@ pub fn run(lp: &mut EventLoop, conn: &mut Conn, slot: u32, cmd: ConnCmd, args: V
             } else {
                 Kind::Pattern
             };
-            lp.subscribe(conn, slot, kind, &args[1..]);
-            silent()
+            let replies = lp.subscribe(conn, slot, kind, &args[1..]);
+            crate::pubsub::confirmations(conn, replies)
         }
         ConnCmd::Unsubscribe | ConnCmd::Punsubscribe => {
             let kind = if cmd == ConnCmd::Unsubscribe {
@@ -44,8 +44,8 @@ pub fn run(lp: &mut EventLoop, conn: &mut Conn, slot: u32, cmd: ConnCmd, args: V
             } else {
                 Kind::Pattern
             };
-            lp.unsubscribe(conn, slot, kind, &args[1..], true);
-            silent()
+            let replies = lp.unsubscribe(conn, slot, kind, &args[1..], true);
+            crate::pubsub::confirmations(conn, replies)
         }
         ConnCmd::Publish => crate::pubsub::publish(lp, conn, slot, &args),
         ConnCmd::Pubsub => crate::pubsub::pubsub(lp, &args),

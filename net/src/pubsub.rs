@@ -16,7 +16,7 @@
 
 use crate::conn::{Conn, Pending};
 use crate::event_loop::EventLoop;
-use crate::gather::{done, Combine, Plan};
+use crate::gather::{done, silent, Combine, Plan};
 use crate::mesh::Message;
 use crate::ops::ShardOp;
 use bytes::{Bytes, BytesMut};
@@ -303,7 +303,14 @@ impl EventLoop {
     }
 
     /// SUBSCRIBE / PSUBSCRIBE: one confirmation per name.
-    pub(crate) fn subscribe(&mut self, conn: &mut Conn, slot: u32, kind: Kind, names: &[Bytes]) {
+    pub(crate) fn subscribe(
+        &mut self,
+        conn: &mut Conn,
+        slot: u32,
+        kind: Kind,
+        names: &[Bytes],
+    ) -> Vec<Reply> {
+        let mut confirmations = Vec::with_capacity(names.len());
         for name in names {
             let subs = conn.subs.get_or_insert_with(Default::default);
             let set = match kind {
@@ -314,12 +321,13 @@ impl EventLoop {
                 self.add_subscription(kind, name, slot);
             }
             let count = conn.subscriptions();
-            conn.reply(confirmation(
+            confirmations.push(confirmation(
                 kind.subscribe_word(),
                 Some(name.clone()),
                 count,
             ));
         }
+        confirmations
     }
 
     /// UNSUBSCRIBE / PUNSUBSCRIBE: the names given, or all of the kind.
@@ -331,7 +339,8 @@ impl EventLoop {
         kind: Kind,
         names: &[Bytes],
         confirm: bool,
-    ) {
+    ) -> Vec<Reply> {
+        let mut confirmations = Vec::new();
         let all: Vec<Bytes>;
         let names = if names.is_empty() {
             all = conn.subs.as_ref().map_or(Vec::new(), |s| match kind {
@@ -340,7 +349,7 @@ impl EventLoop {
             });
             if all.is_empty() && confirm {
                 // Redis answers even when there was nothing to leave.
-                conn.reply(confirmation(
+                confirmations.push(confirmation(
                     kind.unsubscribe_word(),
                     None,
                     conn.subscriptions(),
@@ -363,13 +372,14 @@ impl EventLoop {
             }
             if confirm {
                 let count = conn.subscriptions();
-                conn.reply(confirmation(
+                confirmations.push(confirmation(
                     kind.unsubscribe_word(),
                     Some(name.clone()),
                     count,
                 ));
             }
         }
+        confirmations
     }
 
     /// Drops every subscription of a client that resets or goes away.
@@ -379,6 +389,20 @@ impl EventLoop {
             self.unsubscribe(conn, slot, Kind::Pattern, &[], false);
         }
     }
+}
+
+/// The replies of a (un)subscription: all but the last are queued now, the
+/// last is the command's reply. Outside MULTI that is the same; inside, the
+/// last confirmation becomes the command's element of EXEC's reply, which
+/// is where Redis puts it (the only one, for a single channel).
+pub fn confirmations(conn: &mut Conn, mut replies: Vec<Reply>) -> Plan {
+    let Some(last) = replies.pop() else {
+        return silent();
+    };
+    for reply in replies {
+        conn.reply(reply);
+    }
+    done(last)
 }
 
 /// PUBLISH: delivered here at once; other shards with subscribers deliver
