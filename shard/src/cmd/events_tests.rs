@@ -175,3 +175,15 @@ fn sorted_sets() {
     assert_eq!(events(s, &["zpopmin", "z"]), ["zpopmin z"]);
     assert_eq!(events(s, &["zpopmax", "z", "5"]), ["zpopmax z", "del z"]);
 }
+
+#[test]
+fn a_read_that_finds_a_key_expired_reports_it() {
+    let s = &mut shard();
+    s.update_expiry_tracking();
+    run(s, NOW, &["set", "k", "v", "px", "10"]);
+    s.signals.events.clear();
+    assert_eq!(run(s, NOW + 20, &["get", "k"]), proto::Reply::Nil);
+    s.collect_expired();
+    let got: Vec<&str> = s.signals.events.iter().map(|e| e.event).collect();
+    assert_eq!(got, ["expired"]);
+}
