@@ -159,6 +159,39 @@ fn subscribe_publish_and_unsubscribe_in_resp2() {
 }
 
 #[test]
+fn shard_channels_are_a_namespace_of_their_own() {
+    check(
+        "
+        A 1 SUNSUBSCRIBE
+        A 2 SSUBSCRIBE orders invoices
+        A 1 SUBSCRIBE orders
+        A 1 SSUBSCRIBE orders
+        B 1 SPUBLISH orders x
+        A 1
+        B 1 PUBLISH orders y
+        A 1
+        B 1 SPUBLISH nobody x
+        B 1 PUBSUB SHARDCHANNELS
+        B 1 PUBSUB SHARDCHANNELS inv*
+        B 1 PUBSUB SHARDNUMSUB orders invoices nobody
+        B 1 PUBSUB NUMSUB orders
+        A 1 SPUBLISH orders z
+        A 1 UNSUBSCRIBE
+        A 1 PING
+        A 1 SUNSUBSCRIBE orders
+        A 1 SUNSUBSCRIBE
+        A 1 SUNSUBSCRIBE
+        A 1 PING
+        A ~1 HELLO 3
+        A 1 SSUBSCRIBE orders
+        A 2 SPUBLISH orders self
+        A 1 RESET
+        B 1 PUBSUB SHARDNUMSUB orders
+        ",
+    );
+}
+
+#[test]
 fn resp3_subscribers_get_push_frames_and_may_run_any_command() {
     check(
         "

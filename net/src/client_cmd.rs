@@ -237,7 +237,7 @@ pub fn line(conn: &Conn, now: u64) -> String {
             .into_owned()
     };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         conn.id,
         conn.addr,
         conn.laddr,
@@ -250,6 +250,7 @@ pub fn line(conn: &Conn, now: u64) -> String {
         conn.db,
         conn.subs.as_ref().map_or(0, |s| s.channels.len()),
         conn.subs.as_ref().map_or(0, |s| s.patterns.len()),
+        conn.subs.as_ref().map_or(0, |s| s.shard_channels.len()),
         conn.rbuf.len(),
         conn.rbuf.capacity() - conn.rbuf.len(),
         conn.rbuf.capacity(),

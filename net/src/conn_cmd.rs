@@ -29,25 +29,26 @@ pub fn run(lp: &mut EventLoop, conn: &mut Conn, slot: u32, cmd: ConnCmd, args: V
             2 => Reply::Bulk(args[1].clone()),
             _ => Reply::error(errors::wrong_arity("ping")),
         }),
-        ConnCmd::Subscribe | ConnCmd::Psubscribe => {
-            let kind = if cmd == ConnCmd::Subscribe {
-                Kind::Channel
-            } else {
-                Kind::Pattern
+        ConnCmd::Subscribe | ConnCmd::Psubscribe | ConnCmd::Ssubscribe => {
+            let kind = match cmd {
+                ConnCmd::Subscribe => Kind::Channel,
+                ConnCmd::Psubscribe => Kind::Pattern,
+                _ => Kind::Shard,
             };
             let replies = lp.subscribe(conn, slot, kind, &args[1..]);
             crate::pubsub::confirmations(conn, replies)
         }
-        ConnCmd::Unsubscribe | ConnCmd::Punsubscribe => {
-            let kind = if cmd == ConnCmd::Unsubscribe {
-                Kind::Channel
-            } else {
-                Kind::Pattern
+        ConnCmd::Unsubscribe | ConnCmd::Punsubscribe | ConnCmd::Sunsubscribe => {
+            let kind = match cmd {
+                ConnCmd::Unsubscribe => Kind::Channel,
+                ConnCmd::Punsubscribe => Kind::Pattern,
+                _ => Kind::Shard,
             };
             let replies = lp.unsubscribe(conn, slot, kind, &args[1..], true);
             crate::pubsub::confirmations(conn, replies)
         }
-        ConnCmd::Publish => crate::pubsub::publish(lp, conn, slot, &args),
+        ConnCmd::Publish => crate::pubsub::publish(lp, conn, slot, &args, false),
+        ConnCmd::Spublish => crate::pubsub::publish(lp, conn, slot, &args, true),
         ConnCmd::Pubsub => crate::pubsub::pubsub(lp, &args),
         ConnCmd::Echo => done(Reply::Bulk(args[1].clone())),
         ConnCmd::Hello => done(hello(lp, conn, &args)),

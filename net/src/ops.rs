@@ -22,12 +22,18 @@ pub enum ShardOp {
     ConfigSet(Vec<crate::config_cmd::Change>),
     /// CONFIG RESETSTAT.
     ResetStats,
-    /// PUBLISH to the receiving shard's subscribers; replies with how many got it.
-    Publish(Bytes, Bytes),
-    /// PUBSUB CHANNELS [pattern]: the receiving shard's channels.
-    PubsubChannels(Option<Bytes>),
-    /// PUBSUB NUMSUB: the receiving shard's subscriber counts.
-    PubsubNumsub(Vec<Bytes>),
+    /// PUBLISH (SPUBLISH when `sharded`) to the receiving shard's
+    /// subscribers; replies with how many got it.
+    Publish {
+        channel: Bytes,
+        message: Bytes,
+        sharded: bool,
+    },
+    /// PUBSUB CHANNELS [pattern] (SHARDCHANNELS when true): the receiving
+    /// shard's channels.
+    PubsubChannels(Option<Bytes>, bool),
+    /// PUBSUB NUMSUB (SHARDNUMSUB when true): the receiving shard's counts.
+    PubsubNumsub(Vec<Bytes>, bool),
     /// PUBSUB NUMPAT: the receiving shard's patterns.
     PubsubPatterns,
     /// Hold the receiving shard for one cross-shard atomic command: until
@@ -55,9 +61,9 @@ impl ShardOp {
     pub fn touches_data(&self) -> bool {
         !matches!(
             self,
-            ShardOp::Publish(..)
-                | ShardOp::PubsubChannels(_)
-                | ShardOp::PubsubNumsub(_)
+            ShardOp::Publish { .. }
+                | ShardOp::PubsubChannels(..)
+                | ShardOp::PubsubNumsub(..)
                 | ShardOp::PubsubPatterns
         )
     }

@@ -1,5 +1,5 @@
-//! Pub/Sub: SUBSCRIBE, PSUBSCRIBE, their UNSUBSCRIBEs, PUBLISH, and the
-//! delivery of keyspace notifications.
+//! Pub/Sub: SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, their UNSUBSCRIBEs, PUBLISH,
+//! SPUBLISH, PUBSUB, and the delivery of keyspace notifications.
 //!
 //! Subscriptions are connection state, so each event loop keeps tables of
 //! its own connections only: channel -> subscriber slots, pattern ->
@@ -31,6 +31,39 @@ use std::sync::atomic::Ordering;
 pub struct Subscriptions {
     pub channels: HashSet<Bytes>,
     pub patterns: HashSet<Bytes>,
+    /// SSUBSCRIBE's shard channels: a namespace of their own.
+    pub shard_channels: HashSet<Bytes>,
+}
+
+impl Subscriptions {
+    fn of(&self, kind: Kind) -> &HashSet<Bytes> {
+        match kind {
+            Kind::Channel => &self.channels,
+            Kind::Pattern => &self.patterns,
+            Kind::Shard => &self.shard_channels,
+        }
+    }
+
+    fn of_mut(&mut self, kind: Kind) -> &mut HashSet<Bytes> {
+        match kind {
+            Kind::Channel => &mut self.channels,
+            Kind::Pattern => &mut self.patterns,
+            Kind::Shard => &mut self.shard_channels,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.channels.is_empty() && self.patterns.is_empty() && self.shard_channels.is_empty()
+    }
+}
+
+/// The count a (un)subscription confirmation carries: channels and
+/// patterns together, shard channels apart, as Redis 7.0 counts them.
+fn count(conn: &Conn, kind: Kind) -> usize {
+    match kind {
+        Kind::Channel | Kind::Pattern => conn.subscriptions(),
+        Kind::Shard => conn.subs.as_ref().map_or(0, |s| s.shard_channels.len()),
+    }
 }
 
 /// This shard's subscribers, by channel and by pattern, in subscription
@@ -39,13 +72,23 @@ pub struct Subscriptions {
 pub struct Tables {
     channels: HashMap<Bytes, Vec<u32>>,
     patterns: HashMap<Bytes, (Glob, Vec<u32>)>,
+    shard_channels: HashMap<Bytes, Vec<u32>>,
 }
 
 impl Tables {
-    /// Channels with at least one subscriber here, matching `pattern` if given.
-    pub fn channel_names(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+    fn by_name(&self, sharded: bool) -> &HashMap<Bytes, Vec<u32>> {
+        if sharded {
+            &self.shard_channels
+        } else {
+            &self.channels
+        }
+    }
+
+    /// Channels (or shard channels) with at least one subscriber here,
+    /// matching `pattern` if given.
+    pub fn channel_names(&self, pattern: Option<&[u8]>, sharded: bool) -> Vec<Bytes> {
         let glob = pattern.map(Glob::new);
-        self.channels
+        self.by_name(sharded)
             .keys()
             .filter(|c| glob.as_ref().is_none_or(|g| g.matches(c)))
             .cloned()
@@ -53,10 +96,11 @@ impl Tables {
     }
 
     /// Subscribers here of each channel (pattern subscriptions excluded).
-    pub fn numsub(&self, channels: &[Bytes]) -> Vec<i64> {
+    pub fn numsub(&self, channels: &[Bytes], sharded: bool) -> Vec<i64> {
+        let table = self.by_name(sharded);
         channels
             .iter()
-            .map(|c| self.channels.get(c).map_or(0, |s| s.len() as i64))
+            .map(|c| table.get(c).map_or(0, |s| s.len() as i64))
             .collect()
     }
 
@@ -73,11 +117,12 @@ impl Tables {
     }
 }
 
-/// Channels or patterns: the two kinds of subscription.
+/// Channels, patterns or shard channels: the kinds of subscription.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Channel,
     Pattern,
+    Shard,
 }
 
 impl Kind {
@@ -85,6 +130,7 @@ impl Kind {
         match self {
             Kind::Channel => "subscribe",
             Kind::Pattern => "psubscribe",
+            Kind::Shard => "ssubscribe",
         }
     }
 
@@ -92,6 +138,7 @@ impl Kind {
         match self {
             Kind::Channel => "unsubscribe",
             Kind::Pattern => "punsubscribe",
+            Kind::Shard => "sunsubscribe",
         }
     }
 }
@@ -105,25 +152,20 @@ fn confirmation(word: &'static str, name: Option<Bytes>, count: usize) -> Reply 
     ])
 }
 
-/// Appends a `message` (or, with a pattern, `pmessage`) push.
+/// Appends a `message` push (`pmessage` with its pattern, `smessage`).
 fn encode_message(
     out: &mut BytesMut,
     proto: Protocol,
+    word: &'static str,
     pattern: Option<&[u8]>,
     channel: &[u8],
     message: &[u8],
 ) {
     let marker = if proto == Protocol::Resp3 { b'>' } else { b'*' };
-    match pattern {
-        None => {
-            int_line(out, marker, 3);
-            bulk(out, b"message");
-        }
-        Some(p) => {
-            int_line(out, marker, 4);
-            bulk(out, b"pmessage");
-            bulk(out, p);
-        }
+    int_line(out, marker, 3 + pattern.is_some() as i64);
+    bulk(out, word.as_bytes());
+    if let Some(p) = pattern {
+        bulk(out, p);
     }
     bulk(out, channel);
     bulk(out, message);
@@ -134,6 +176,7 @@ fn encode_message(
 fn push_message(
     conn: &mut Conn,
     hard_limit: usize,
+    word: &'static str,
     pattern: Option<&[u8]>,
     channel: &[u8],
     message: &[u8],
@@ -142,15 +185,11 @@ fn push_message(
         return false;
     }
     if conn.pending.is_empty() {
-        encode_message(&mut conn.out, conn.proto, pattern, channel, message);
+        encode_message(&mut conn.out, conn.proto, word, pattern, channel, message);
     } else {
         // Replies computed elsewhere are still due: a RESP2 client must not
         // see the message in the middle of them.
-        let mut items = vec![Reply::bulk(if pattern.is_some() {
-            "pmessage"
-        } else {
-            "message"
-        })];
+        let mut items = vec![Reply::bulk(word)];
         items.extend(pattern.map(Reply::bulk_from));
         items.push(Reply::bulk_from(channel));
         items.push(Reply::bulk_from(message));
@@ -161,34 +200,46 @@ fn push_message(
 
 impl EventLoop {
     /// Delivers to this shard's subscribers and returns how many received
-    /// it. `publisher` is the connection being served, which is out of the
+    /// it: subscribers of the channel, then of matching patterns; with
+    /// `sharded` (SPUBLISH), subscribers of the shard channel only.
+    /// `publisher` is the connection being served, which is out of the
     /// connection table while it runs.
     pub(crate) fn publish_local(
         &mut self,
         channel: &[u8],
         message: &[u8],
+        sharded: bool,
         mut publisher: Option<(u32, &mut Conn)>,
     ) -> usize {
         let hard = self.shared.config.output_limit_pubsub.hard;
         let mut receivers = 0;
-        let Tables { channels, patterns } = &self.pubsub;
-        let by_channel = channels.get(channel).map(|s| (None, s));
+        let Tables {
+            channels,
+            patterns,
+            shard_channels,
+        } = &self.pubsub;
+        let word = if sharded { "smessage" } else { "message" };
+        let by_channel = if sharded { shard_channels } else { channels }
+            .get(channel)
+            .map(|s| (word, None, s));
         let by_pattern = patterns
             .iter()
+            .filter(|_| !sharded)
             .filter(|(_, (glob, _))| glob.matches(channel))
-            .map(|(p, (_, s))| (Some(&p[..]), s));
-        for (pattern, slots) in by_channel.into_iter().chain(by_pattern) {
+            .map(|(p, (_, s))| ("pmessage", Some(&p[..]), s));
+        for (word, pattern, slots) in by_channel.into_iter().chain(by_pattern) {
             for &slot in slots {
                 receivers += 1;
                 match &mut publisher {
                     Some((own, conn)) if *own == slot => {
-                        push_message(conn, hard, pattern, channel, message);
+                        push_message(conn, hard, word, pattern, channel, message);
                     }
                     _ => {
                         let Some(conn) = self.conns[slot as usize].as_mut() else {
                             continue;
                         };
-                        if push_message(conn, hard, pattern, channel, message) && !conn.dirty {
+                        if push_message(conn, hard, word, pattern, channel, message) && !conn.dirty
+                        {
                             // Flushed (and checked against its output limit)
                             // when the dirty list is next processed.
                             conn.dirty = true;
@@ -251,7 +302,7 @@ impl EventLoop {
         if self.has_subscribers(self.id) {
             for (channel, message) in &batch {
                 let publisher = publisher.as_mut().map(|(s, c)| (*s, &mut **c));
-                self.publish_local(channel, message, publisher);
+                self.publish_local(channel, message, false, publisher);
             }
         }
         for s in 0..shards {
@@ -268,6 +319,12 @@ impl EventLoop {
             Kind::Channel => self
                 .pubsub
                 .channels
+                .entry(name.clone())
+                .or_default()
+                .push(slot),
+            Kind::Shard => self
+                .pubsub
+                .shard_channels
                 .entry(name.clone())
                 .or_default()
                 .push(slot),
@@ -288,6 +345,10 @@ impl EventLoop {
                 s.retain(|&x| x != slot);
                 s.is_empty()
             }),
+            Kind::Shard => self.pubsub.shard_channels.get_mut(name).map(|s| {
+                s.retain(|&x| x != slot);
+                s.is_empty()
+            }),
             Kind::Pattern => self.pubsub.patterns.get_mut(name).map(|(_, s)| {
                 s.retain(|&x| x != slot);
                 s.is_empty()
@@ -296,6 +357,7 @@ impl EventLoop {
         if emptied == Some(true) {
             match kind {
                 Kind::Channel => self.pubsub.channels.remove(name),
+                Kind::Shard => self.pubsub.shard_channels.remove(name),
                 Kind::Pattern => self.pubsub.patterns.remove(name).map(|(_, s)| s),
             };
         }
@@ -313,14 +375,10 @@ impl EventLoop {
         let mut confirmations = Vec::with_capacity(names.len());
         for name in names {
             let subs = conn.subs.get_or_insert_with(Default::default);
-            let set = match kind {
-                Kind::Channel => &mut subs.channels,
-                Kind::Pattern => &mut subs.patterns,
-            };
-            if set.insert(name.clone()) {
+            if subs.of_mut(kind).insert(name.clone()) {
                 self.add_subscription(kind, name, slot);
             }
-            let count = conn.subscriptions();
+            let count = count(conn, kind);
             confirmations.push(confirmation(
                 kind.subscribe_word(),
                 Some(name.clone()),
@@ -343,16 +401,16 @@ impl EventLoop {
         let mut confirmations = Vec::new();
         let all: Vec<Bytes>;
         let names = if names.is_empty() {
-            all = conn.subs.as_ref().map_or(Vec::new(), |s| match kind {
-                Kind::Channel => s.channels.iter().cloned().collect(),
-                Kind::Pattern => s.patterns.iter().cloned().collect(),
-            });
+            all = conn
+                .subs
+                .as_ref()
+                .map_or(Vec::new(), |s| s.of(kind).iter().cloned().collect());
             if all.is_empty() && confirm {
                 // Redis answers even when there was nothing to leave.
                 confirmations.push(confirmation(
                     kind.unsubscribe_word(),
                     None,
-                    conn.subscriptions(),
+                    count(conn, kind),
                 ));
             }
             &all[..]
@@ -360,18 +418,18 @@ impl EventLoop {
             names
         };
         for name in names {
-            let removed = conn.subs.as_mut().is_some_and(|s| match kind {
-                Kind::Channel => s.channels.remove(name),
-                Kind::Pattern => s.patterns.remove(name),
-            });
+            let removed = conn
+                .subs
+                .as_mut()
+                .is_some_and(|s| s.of_mut(kind).remove(name));
             if removed {
                 self.remove_subscription(kind, name, slot);
             }
-            if conn.subscriptions() == 0 {
+            if conn.subs.as_ref().is_some_and(|s| s.is_empty()) {
                 conn.subs = None;
             }
             if confirm {
-                let count = conn.subscriptions();
+                let count = count(conn, kind);
                 confirmations.push(confirmation(
                     kind.unsubscribe_word(),
                     Some(name.clone()),
@@ -387,6 +445,7 @@ impl EventLoop {
         if conn.subs.is_some() {
             self.unsubscribe(conn, slot, Kind::Channel, &[], false);
             self.unsubscribe(conn, slot, Kind::Pattern, &[], false);
+            self.unsubscribe(conn, slot, Kind::Shard, &[], false);
         }
     }
 }
@@ -405,14 +464,27 @@ pub fn confirmations(conn: &mut Conn, mut replies: Vec<Reply>) -> Plan {
     done(last)
 }
 
-/// PUBLISH: delivered here at once; other shards with subscribers deliver
-/// and count, and the reply sums the counts.
-pub fn publish(lp: &mut EventLoop, conn: &mut Conn, slot: u32, args: &[Bytes]) -> Plan {
+/// PUBLISH (SPUBLISH with `sharded`): delivered here at once; other shards
+/// with subscribers deliver and count, and the reply sums the counts.
+pub fn publish(
+    lp: &mut EventLoop,
+    conn: &mut Conn,
+    slot: u32,
+    args: &[Bytes],
+    sharded: bool,
+) -> Plan {
     let (channel, message) = (&args[1], &args[2]);
-    let here = lp.publish_local(channel, message, Some((slot, conn)));
+    let here = lp.publish_local(channel, message, sharded, Some((slot, conn)));
     let parts: Vec<(usize, ShardOp)> = (0..lp.shard.count)
         .filter(|&s| s != lp.id && lp.has_subscribers(s))
-        .map(|s| (s, ShardOp::Publish(channel.clone(), message.clone())))
+        .map(|s| {
+            let op = ShardOp::Publish {
+                channel: channel.clone(),
+                message: message.clone(),
+                sharded,
+            };
+            (s, op)
+        })
         .collect();
     if parts.is_empty() {
         return done(Reply::Integer(here as i64));
@@ -442,8 +514,8 @@ const PUBSUB_HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
-/// PUBSUB CHANNELS / NUMSUB / NUMPAT / HELP, merged over every shard.
-/// Shard channels (SSUBSCRIBE) do not exist here, so their listings are empty.
+/// PUBSUB CHANNELS / NUMSUB / NUMPAT / SHARDCHANNELS / SHARDNUMSUB / HELP,
+/// merged over every shard.
 pub fn pubsub(lp: &EventLoop, args: &[Bytes]) -> Plan {
     let sub = args[1].to_ascii_lowercase();
     let argc = args.len();
@@ -460,30 +532,25 @@ pub fn pubsub(lp: &EventLoop, args: &[Bytes]) -> Plan {
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
             String::from_utf8_lossy(&args[1][..args[1].len().min(128)])
         ))),
-        b"channels" => {
+        b"channels" | b"shardchannels" => {
             let pattern = args.get(2).cloned();
+            let sharded = &sub[..] == b"shardchannels";
             Plan::all(
                 shards,
-                || ShardOp::PubsubChannels(pattern.clone()),
+                || ShardOp::PubsubChannels(pattern.clone(), sharded),
                 Combine::Union,
             )
         }
-        b"numsub" => {
+        b"numsub" | b"shardnumsub" => {
             let channels = args[2..].to_vec();
+            let sharded = &sub[..] == b"shardnumsub";
             Plan::all(
                 shards,
-                || ShardOp::PubsubNumsub(channels.clone()),
+                || ShardOp::PubsubNumsub(channels.clone(), sharded),
                 Combine::Numsub(channels.clone()),
             )
         }
         b"numpat" => Plan::all(shards, || ShardOp::PubsubPatterns, Combine::CountDistinct),
-        b"shardchannels" => done(Reply::Array(Vec::new())),
-        b"shardnumsub" => done(Reply::Array(
-            args[2..]
-                .iter()
-                .flat_map(|c| [Reply::Bulk(c.clone()), Reply::Integer(0)])
-                .collect(),
-        )),
         _ => done(Reply::error(errors::unknown_subcommand(&args[1], "pubsub"))),
     }
 }
@@ -499,10 +566,17 @@ mod tests {
     #[test]
     fn messages_are_arrays_in_resp2_and_pushes_in_resp3() {
         let mut out = BytesMut::new();
-        encode_message(&mut out, Protocol::Resp2, None, b"ch", b"hi");
+        encode_message(&mut out, Protocol::Resp2, "message", None, b"ch", b"hi");
         assert_eq!(text(&out), "*3 $7 message $2 ch $2 hi ");
         out.clear();
-        encode_message(&mut out, Protocol::Resp3, Some(b"c*"), b"ch", b"hi");
+        encode_message(
+            &mut out,
+            Protocol::Resp3,
+            "pmessage",
+            Some(b"c*"),
+            b"ch",
+            b"hi",
+        );
         assert_eq!(text(&out), ">4 $8 pmessage $2 c* $2 ch $2 hi ");
     }
 
@@ -526,18 +600,21 @@ mod tests {
         t.channels.insert(Bytes::from_static(b"sport"), vec![3]);
         t.patterns
             .insert(Bytes::from_static(b"n*"), (Glob::new(b"n*"), vec![4]));
-        let mut names = t.channel_names(None);
+        let mut names = t.channel_names(None, false);
         names.sort();
         assert_eq!(
             names,
             vec![Bytes::from_static(b"news"), Bytes::from_static(b"sport")]
         );
         assert_eq!(
-            t.channel_names(Some(b"s*")),
+            t.channel_names(Some(b"s*"), false),
             vec![Bytes::from_static(b"sport")]
         );
         assert_eq!(
-            t.numsub(&[Bytes::from_static(b"news"), Bytes::from_static(b"none")]),
+            t.numsub(
+                &[Bytes::from_static(b"news"), Bytes::from_static(b"none")],
+                false
+            ),
             vec![2, 0]
         );
         assert_eq!(t.pattern_names(), vec![Bytes::from_static(b"n*")]);

@@ -381,7 +381,8 @@ fn allowed_subscribed(spec: &proto::CommandSpec, full_name: &str) -> bool {
     use proto::ConnCmd::*;
     match spec.id {
         CommandId::Conn(
-            Subscribe | Unsubscribe | Psubscribe | Punsubscribe | Ping | Quit | Reset,
+            Subscribe | Unsubscribe | Psubscribe | Punsubscribe | Ssubscribe | Sunsubscribe | Ping
+            | Quit | Reset,
         ) => true,
         CommandId::Conn(Client | Config | Command | Pubsub) => full_name == spec.name,
         _ => false,

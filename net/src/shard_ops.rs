@@ -54,19 +54,23 @@ impl EventLoop {
                 self.shard.update_expiry_tracking();
                 ShardReply::Reply(Reply::Ok)
             }
-            ShardOp::Publish(channel, message) => ShardReply::Reply(Reply::Integer(
-                self.publish_local(&channel, &message, None) as i64,
+            ShardOp::Publish {
+                channel,
+                message,
+                sharded,
+            } => ShardReply::Reply(Reply::Integer(
+                self.publish_local(&channel, &message, sharded, None) as i64,
             )),
-            ShardOp::PubsubChannels(pattern) => ShardReply::Reply(Reply::Array(
+            ShardOp::PubsubChannels(pattern, sharded) => ShardReply::Reply(Reply::Array(
                 self.pubsub
-                    .channel_names(pattern.as_deref())
+                    .channel_names(pattern.as_deref(), sharded)
                     .into_iter()
                     .map(Reply::Bulk)
                     .collect(),
             )),
-            ShardOp::PubsubNumsub(channels) => ShardReply::Reply(Reply::Array(
+            ShardOp::PubsubNumsub(channels, sharded) => ShardReply::Reply(Reply::Array(
                 self.pubsub
-                    .numsub(&channels)
+                    .numsub(&channels, sharded)
                     .into_iter()
                     .map(Reply::Integer)
                     .collect(),
@@ -140,7 +144,7 @@ impl EventLoop {
                 Message::Request { reply_to, db, op } => self.handle_request(reply_to, db, op),
                 Message::Publish(batch) => {
                     for (channel, message) in batch {
-                        self.publish_local(&channel, &message, None);
+                        self.publish_local(&channel, &message, false, None);
                     }
                 }
                 Message::Response { reply_to, reply } if reply_to.tx != 0 => {

@@ -309,6 +309,9 @@ command_table! {
         Psubscribe "psubscribe" -2 [NOSCRIPT LOADING STALE] pubsub "Listens for messages published to channels that match one or more patterns.";
         Punsubscribe "punsubscribe" -1 [NOSCRIPT LOADING STALE] pubsub "Stops listening to messages published to channels that match one or more patterns.";
         Publish "publish" 3 [LOADING STALE FAST] pubsub "Posts a message to a channel.";
+        Ssubscribe "ssubscribe" -2 [NOSCRIPT LOADING STALE] pubsub "Listens for messages published to shard channels.";
+        Sunsubscribe "sunsubscribe" -1 [NOSCRIPT LOADING STALE] pubsub "Stops listening to messages posted to shard channels.";
+        Spublish "spublish" 3 [LOADING STALE FAST] pubsub "Post a message to a shard channel";
         Pubsub "pubsub" -2 [] pubsub "A container for Pub/Sub commands.";
     }
 }
