@@ -126,7 +126,7 @@ fn subscribe_publish_and_unsubscribe_in_resp2() {
         B 1 PUBSUB NUMPAT x
         B 1 PUBSUB nosuch
         B 1 PUBSUB HELP
-        B 1 PUBSUB SHARDCHANNELS
+        B 1 PUBSUB SHARDCHANNELS ord*
         B 1 PUBSUB SHARDNUMSUB a
         A 1 PING
         A 1 PING hello
@@ -171,7 +171,7 @@ fn shard_channels_are_a_namespace_of_their_own() {
         B 1 PUBLISH orders y
         A 1
         B 1 SPUBLISH nobody x
-        B 1 PUBSUB SHARDCHANNELS
+        B 1 PUBSUB SHARDCHANNELS ord*
         B 1 PUBSUB SHARDCHANNELS inv*
         B 1 PUBSUB SHARDNUMSUB orders invoices nobody
         B 1 PUBSUB NUMSUB orders

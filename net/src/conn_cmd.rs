@@ -36,7 +36,7 @@ pub fn run(lp: &mut EventLoop, conn: &mut Conn, slot: u32, cmd: ConnCmd, args: V
                 _ => Kind::Shard,
             };
             let replies = lp.subscribe(conn, slot, kind, &args[1..]);
-            crate::pubsub::confirmations(conn, replies)
+            crate::pubsub_cmd::confirmations(conn, replies)
         }
         ConnCmd::Unsubscribe | ConnCmd::Punsubscribe | ConnCmd::Sunsubscribe => {
             let kind = match cmd {
@@ -45,11 +45,11 @@ pub fn run(lp: &mut EventLoop, conn: &mut Conn, slot: u32, cmd: ConnCmd, args: V
                 _ => Kind::Shard,
             };
             let replies = lp.unsubscribe(conn, slot, kind, &args[1..], true);
-            crate::pubsub::confirmations(conn, replies)
+            crate::pubsub_cmd::confirmations(conn, replies)
         }
-        ConnCmd::Publish => crate::pubsub::publish(lp, conn, slot, &args, false),
-        ConnCmd::Spublish => crate::pubsub::publish(lp, conn, slot, &args, true),
-        ConnCmd::Pubsub => crate::pubsub::pubsub(lp, &args),
+        ConnCmd::Publish => crate::pubsub_cmd::publish(lp, conn, slot, &args, false),
+        ConnCmd::Spublish => crate::pubsub_cmd::publish(lp, conn, slot, &args, true),
+        ConnCmd::Pubsub => crate::pubsub_cmd::pubsub(lp, &args),
         ConnCmd::Echo => done(Reply::Bulk(args[1].clone())),
         ConnCmd::Hello => done(hello(lp, conn, &args)),
         ConnCmd::Auth => done(auth(lp, conn, &args)),

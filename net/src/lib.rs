@@ -26,6 +26,7 @@ mod mesh;
 mod multi;
 mod ops;
 mod pubsub;
+mod pubsub_cmd;
 mod requests;
 mod server;
 mod shard_ops;

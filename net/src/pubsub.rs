@@ -11,18 +11,15 @@
 //! other shard with subscribers to deliver and count; the reply is the sum,
 //! as Redis counts receivers. Messages from one connection travel to a
 //! given shard through one FIFO queue, so they arrive in the order sent.
-//! Keyspace events need no count: they travel as a batch per shard and loop
-//! iteration, with no reply.
+//! Keyspace events (published from `signals.rs`) need no count and travel
+//! without a reply.
 
 use crate::conn::{Conn, Pending};
 use crate::event_loop::EventLoop;
-use crate::gather::{done, silent, Combine, Plan};
-use crate::mesh::Message;
-use crate::ops::ShardOp;
 use bytes::{Bytes, BytesMut};
 use hashbrown::{HashMap, HashSet};
 use proto::reply::{bulk, int_line};
-use proto::{errors, Protocol, Reply};
+use proto::{Protocol, Reply};
 use shard::cmd::glob::Glob;
 use std::sync::atomic::Ordering;
 
@@ -253,65 +250,8 @@ impl EventLoop {
     }
 
     /// Whether shard `id` has any subscription.
-    fn has_subscribers(&self, id: usize) -> bool {
+    pub(crate) fn has_subscribers(&self, id: usize) -> bool {
         self.shared.subscriptions[id].load(Ordering::Acquire) > 0
-    }
-
-    /// Publishes what the last command (or the expiry cycle) signalled,
-    /// before its reply is queued and before any reply leaves for another
-    /// shard: as in Redis, a client that saw the reply can count on the
-    /// events having been published. `publisher` is the connection being
-    /// served, if it is out of the connection table.
-    pub(crate) fn publish_signals(&mut self, publisher: Option<(u32, &mut Conn)>) {
-        if self.shard.signals.tracks_expiry() {
-            self.shard.collect_expired();
-        }
-        if self.shard.signals.events.is_empty() {
-            return;
-        }
-        // Taken out and put back so the vector keeps its capacity.
-        let mut events = std::mem::take(&mut self.shard.signals.events);
-        self.publish_events(&mut events, publisher);
-        self.shard.signals.events = events;
-    }
-
-    /// Publishes keyspace events on `__keyspace@<db>__:<key>` and
-    /// `__keyevent@<db>__:<event>`, to subscribers on every core.
-    fn publish_events(
-        &mut self,
-        events: &mut Vec<shard::Event>,
-        mut publisher: Option<(u32, &mut Conn)>,
-    ) {
-        let shards = self.shard.count;
-        if !(0..shards).any(|s| self.has_subscribers(s)) {
-            events.clear();
-            return;
-        }
-        let flags = self.shard.signals.notify;
-        let mut batch = Vec::with_capacity(events.len() * 2);
-        for e in events.drain(..) {
-            if flags & shard::class::KEYSPACE != 0 {
-                let channel = [format!("__keyspace@{}__:", e.db).as_bytes(), &e.key[..]].concat();
-                batch.push((Bytes::from(channel), Bytes::from_static(e.event.as_bytes())));
-            }
-            if flags & shard::class::KEYEVENT != 0 {
-                let channel = format!("__keyevent@{}__:{}", e.db, e.event);
-                batch.push((Bytes::from(channel), e.key.clone()));
-            }
-        }
-        if self.has_subscribers(self.id) {
-            for (channel, message) in &batch {
-                let publisher = publisher.as_mut().map(|(s, c)| (*s, &mut **c));
-                self.publish_local(channel, message, false, publisher);
-            }
-        }
-        for s in 0..shards {
-            if s == self.id || !self.has_subscribers(s) {
-                continue;
-            }
-            self.peers[s].send(Message::Publish(batch.clone()));
-            self.to_wake[s] = true;
-        }
     }
 
     fn add_subscription(&mut self, kind: Kind, name: &Bytes, slot: u32) {
@@ -447,111 +387,6 @@ impl EventLoop {
             self.unsubscribe(conn, slot, Kind::Pattern, &[], false);
             self.unsubscribe(conn, slot, Kind::Shard, &[], false);
         }
-    }
-}
-
-/// The replies of a (un)subscription: all but the last are queued now, the
-/// last is the command's reply. Outside MULTI that is the same; inside, the
-/// last confirmation becomes the command's element of EXEC's reply, which
-/// is where Redis puts it (the only one, for a single channel).
-pub fn confirmations(conn: &mut Conn, mut replies: Vec<Reply>) -> Plan {
-    let Some(last) = replies.pop() else {
-        return silent();
-    };
-    for reply in replies {
-        conn.reply(reply);
-    }
-    done(last)
-}
-
-/// PUBLISH (SPUBLISH with `sharded`): delivered here at once; other shards
-/// with subscribers deliver and count, and the reply sums the counts.
-pub fn publish(
-    lp: &mut EventLoop,
-    conn: &mut Conn,
-    slot: u32,
-    args: &[Bytes],
-    sharded: bool,
-) -> Plan {
-    let (channel, message) = (&args[1], &args[2]);
-    let here = lp.publish_local(channel, message, sharded, Some((slot, conn)));
-    let parts: Vec<(usize, ShardOp)> = (0..lp.shard.count)
-        .filter(|&s| s != lp.id && lp.has_subscribers(s))
-        .map(|s| {
-            let op = ShardOp::Publish {
-                channel: channel.clone(),
-                message: message.clone(),
-                sharded,
-            };
-            (s, op)
-        })
-        .collect();
-    if parts.is_empty() {
-        return done(Reply::Integer(here as i64));
-    }
-    Plan {
-        parts,
-        combine: Combine::SumFrom(here as i64),
-        barrier: false,
-        hold: Vec::new(),
-    }
-}
-
-const PUBSUB_HELP: &[&str] = &[
-    "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "CHANNELS [<pattern>]",
-    "    Return the currently active channels matching a <pattern> (default: '*').",
-    "NUMPAT",
-    "    Return number of subscriptions to patterns.",
-    "NUMSUB [<channel> ...]",
-    "    Return the number of subscribers for the specified channels, excluding",
-    "    pattern subscriptions(default: no channels).",
-    "SHARDCHANNELS [<pattern>]",
-    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
-    "SHARDNUMSUB [<shardchannel> ...]",
-    "    Return the number of subscribers for the specified shard level channel(s)",
-    "HELP",
-    "    Prints this help.",
-];
-
-/// PUBSUB CHANNELS / NUMSUB / NUMPAT / SHARDCHANNELS / SHARDNUMSUB / HELP,
-/// merged over every shard.
-pub fn pubsub(lp: &EventLoop, args: &[Bytes]) -> Plan {
-    let sub = args[1].to_ascii_lowercase();
-    let argc = args.len();
-    let shards = lp.shard.count;
-    match &sub[..] {
-        b"help" | b"numpat" if argc != 2 => done(Reply::error(errors::wrong_arity(&format!(
-            "pubsub|{}",
-            String::from_utf8_lossy(&sub)
-        )))),
-        b"help" => done(Reply::Array(
-            PUBSUB_HELP.iter().map(|l| Reply::simple(*l)).collect(),
-        )),
-        b"channels" | b"shardchannels" if argc > 3 => done(Reply::error(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
-            String::from_utf8_lossy(&args[1][..args[1].len().min(128)])
-        ))),
-        b"channels" | b"shardchannels" => {
-            let pattern = args.get(2).cloned();
-            let sharded = &sub[..] == b"shardchannels";
-            Plan::all(
-                shards,
-                || ShardOp::PubsubChannels(pattern.clone(), sharded),
-                Combine::Union,
-            )
-        }
-        b"numsub" | b"shardnumsub" => {
-            let channels = args[2..].to_vec();
-            let sharded = &sub[..] == b"shardnumsub";
-            Plan::all(
-                shards,
-                || ShardOp::PubsubNumsub(channels.clone(), sharded),
-                Combine::Numsub(channels.clone()),
-            )
-        }
-        b"numpat" => Plan::all(shards, || ShardOp::PubsubPatterns, Combine::CountDistinct),
-        _ => done(Reply::error(errors::unknown_subcommand(&args[1], "pubsub"))),
     }
 }
 

@@ -27,6 +27,9 @@ impl EventLoop {
             conn.drain_ready();
             let over = self.output_over_limit(&mut conn);
             self.conns[slot as usize] = Some(conn);
+            // Whatever path a command took (EXEC's included), its events go
+            // out before its reply does.
+            self.publish_signals(None);
             if over {
                 self.begin_close(slot);
             } else {
