@@ -316,3 +316,32 @@ fn notify_keyspace_events_can_be_set_at_start_up() {
     expired.sort();
     assert_eq!(expired, [b"a", b"b", b"c", b"d"]);
 }
+
+#[test]
+fn client_list_and_kill_know_pubsub_clients() {
+    let server = common::tokenginx(2);
+    let mut sub = server.connect();
+    sub.cmd(&["SUBSCRIBE", "a"]);
+    sub.cmd(&["PSUBSCRIBE", "b*"]);
+    sub.cmd(&["SSUBSCRIBE", "c"]);
+    let mut admin = server.connect();
+    let text = |reply: Vec<u8>| String::from_utf8_lossy(&reply).into_owned();
+    let pubsub = text(admin.cmd(&["CLIENT", "LIST", "TYPE", "pubsub"]));
+    assert_eq!(pubsub.matches("id=").count(), 1, "{pubsub}");
+    assert!(
+        pubsub.contains(" flags=P db=0 sub=1 psub=1 ssub=1 "),
+        "{pubsub}"
+    );
+    let normal = text(admin.cmd(&["CLIENT", "LIST", "TYPE", "normal"]));
+    assert_eq!(normal.matches("id=").count(), 1, "{normal}");
+    assert!(normal.contains(" flags=N "), "{normal}");
+    assert_eq!(admin.cmd(&["CLIENT", "KILL", "TYPE", "pubsub"]), b":1\r\n");
+    assert_eq!(sub.read_to_close(), b"");
+    // Gone from every table: nobody receives, nothing is listed.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while admin.cmd(&["PUBLISH", "a", "x"]) != b":0\r\n" {
+        assert!(std::time::Instant::now() < until, "still subscribed");
+    }
+    assert_eq!(admin.cmd(&["PUBSUB", "NUMPAT"]), b":0\r\n");
+    assert_eq!(admin.cmd(&["PUBSUB", "SHARDCHANNELS"]), b"*0\r\n");
+}

@@ -16,6 +16,8 @@ pub struct KillFilter {
     pub laddr: Option<String>,
     /// Don't kill the caller (the default for the filter syntax).
     pub skip_id: Option<u64>,
+    /// TYPE pubsub (true) or normal (false): whether the client has a subscription.
+    pub pubsub: Option<bool>,
 }
 
 impl KillFilter {
@@ -24,6 +26,7 @@ impl KillFilter {
             && self.addr.as_ref().is_none_or(|a| *a == conn.addr)
             && self.laddr.as_ref().is_none_or(|a| *a == conn.laddr)
             && self.skip_id != Some(conn.id)
+            && self.pubsub.is_none_or(|p| p == conn.subs.is_some())
     }
 }
 
@@ -129,14 +132,16 @@ fn set_info(conn: &mut Conn, attr: &[u8], value: &[u8]) -> Reply {
 
 fn list(lp: &mut EventLoop, conn: &Conn, args: &[Bytes]) -> Plan {
     let mut ids: Option<Vec<u64>> = None;
+    let mut pubsub = None;
     let mut i = 2;
     while i < args.len() {
         let opt = args[i].to_ascii_lowercase();
         if opt == b"type" && i + 1 < args.len() {
             let t = args[i + 1].to_ascii_lowercase();
             match &t[..] {
-                b"normal" => {}
-                b"master" | b"replica" | b"slave" | b"pubsub" => ids = Some(Vec::new()),
+                b"normal" => pubsub = Some(false),
+                b"pubsub" => pubsub = Some(true),
+                b"master" | b"replica" | b"slave" => ids = Some(Vec::new()),
                 _ => {
                     return done(Reply::error(format!(
                         "ERR Unknown client type '{}'",
@@ -163,7 +168,7 @@ fn list(lp: &mut EventLoop, conn: &Conn, args: &[Bytes]) -> Plan {
     Plan::all(
         lp.shard.count,
         || ShardOp::ClientList,
-        Combine::ClientList { own, ids },
+        Combine::ClientList { own, ids, pubsub },
     )
 }
 
@@ -197,8 +202,9 @@ fn kill_command(lp: &mut EventLoop, conn: &mut Conn, args: &[Bytes]) -> Plan {
                     }
                 }
                 b"type" => match &pair[1].to_ascii_lowercase()[..] {
-                    b"normal" => {}
-                    b"master" | b"replica" | b"slave" | b"pubsub" => filter.id = Some(0),
+                    b"normal" => filter.pubsub = Some(false),
+                    b"pubsub" => filter.pubsub = Some(true),
+                    b"master" | b"replica" | b"slave" => filter.id = Some(0),
                     _ => return done(Reply::error(format!("ERR Unknown client type '{value}'"))),
                 },
                 _ => return done(Reply::error(errors::SYNTAX)),

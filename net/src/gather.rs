@@ -104,10 +104,12 @@ pub enum Combine {
     /// INFO over every shard's counters.
     Info(crate::info::InfoRequest),
     /// CLIENT LIST lines of every shard plus the caller's own, by id,
-    /// only those with the given ids when there is a list.
+    /// only those with the given ids when there is a list, only pub/sub
+    /// clients (or only the others) with TYPE pubsub (normal).
     ClientList {
         own: String,
         ids: Option<Vec<u64>>,
+        pubsub: Option<bool>,
     },
     /// CLIENT KILL counts (plus the caller itself when it matched): summed,
     /// or with the old syntax, +OK or an error.
@@ -495,7 +497,7 @@ pub fn finish(combine: Combine, parts: Vec<Option<ShardReply>>) -> Next {
                 .collect();
             Next::Reply(crate::info::render(&request, stats))
         }
-        Combine::ClientList { own, ids } => {
+        Combine::ClientList { own, ids, pubsub } => {
             let mut lines: Vec<String> = own.lines().map(str::to_owned).collect();
             for part in parts {
                 if let Some(ShardReply::Clients(text)) = part {
@@ -504,6 +506,9 @@ pub fn finish(combine: Combine, parts: Vec<Option<ShardReply>>) -> Next {
             }
             if let Some(ids) = ids {
                 lines.retain(|l| ids.contains(&crate::client_cmd::line_id(l)));
+            }
+            if let Some(pubsub) = pubsub {
+                lines.retain(|l| l.contains(" flags=P ") == pubsub);
             }
             lines.sort_by_key(|l| crate::client_cmd::line_id(l));
             let mut text = lines.join("\n");
