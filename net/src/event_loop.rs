@@ -284,7 +284,8 @@ impl EventLoop {
     }
 
     /// Closes clients idle longer than `timeout` (CONFIG SET timeout), as
-    /// Redis's client cron does; clients waiting on another shard are not idle.
+    /// Redis's client cron does; clients waiting on another shard are not
+    /// idle, and pub/sub clients, which listen without talking, are exempt.
     pub(crate) fn close_idle(&mut self) {
         let limit_ms = self.runtime.timeout_secs.saturating_mul(1000);
         if limit_ms == 0 {
@@ -296,6 +297,7 @@ impl EventLoop {
                 self.conns[s as usize].as_ref().is_some_and(|c| {
                     !c.closing
                         && c.pending.is_empty()
+                        && c.subs.is_none()
                         && now.saturating_sub(c.last_active_ms) > limit_ms
                 })
             })
