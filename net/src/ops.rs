@@ -32,6 +32,19 @@ pub enum ShardOp {
         client: u64,
         keys: Vec<(usize, Bytes)>,
     },
+    /// A blocked client waits on keys this shard owns. No reply is sent.
+    Block {
+        waiter: crate::blocking::Waiter,
+        keys: Vec<(usize, Bytes)>,
+    },
+    /// The client stopped waiting. No reply is sent.
+    Unblock {
+        client: u64,
+        keys: Vec<(usize, Bytes)>,
+    },
+    /// A key the client (on the receiving shard) waits on may have data.
+    /// No reply is sent.
+    WakeBlocked { slot: u32, generation: u32 },
     /// Ends a client's watches; with `check`, replies 1 if one of them
     /// failed (EXEC), else sends no reply (UNWATCH, DISCARD, disconnect).
     Unwatch {
@@ -66,4 +79,5 @@ pub struct ShardStats {
     pub net_output_bytes: u64,
     pub cross_shard_requests: u64,
     pub receive_buffers_exhausted: u64,
+    pub blocked_clients: usize,
 }

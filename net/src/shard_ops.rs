@@ -54,6 +54,18 @@ impl EventLoop {
             ShardOp::Unwatch { client, keys, .. } => {
                 ShardReply::Reply(Reply::Integer(self.unwatch_keys(client, &keys) as i64))
             }
+            ShardOp::Block { waiter, keys } => {
+                self.add_waiter(waiter, keys);
+                ShardReply::Reply(Reply::Ok)
+            }
+            ShardOp::Unblock { client, keys } => {
+                self.remove_waiter(client, &keys);
+                ShardReply::Reply(Reply::Ok)
+            }
+            ShardOp::WakeBlocked { slot, generation } => {
+                self.wake_blocked(slot, generation);
+                ShardReply::Reply(Reply::Ok)
+            }
             ShardOp::ResetStats => {
                 self.stats = LoopStats::default();
                 self.shard
@@ -85,6 +97,15 @@ impl EventLoop {
         s.net_output_bytes = self.stats.net_output_bytes;
         s.cross_shard_requests = self.stats.cross_shard_requests;
         s.receive_buffers_exhausted = self.stats.receive_buffers_exhausted;
+        // Counted where a client's first key lives, once its wait is noted there.
+        let waiting: hashbrown::HashSet<u64> = self
+            .waiters
+            .values()
+            .flatten()
+            .filter(|w| w.counted)
+            .map(|w| w.client)
+            .collect();
+        s.blocked_clients = waiting.len();
         s
     }
 

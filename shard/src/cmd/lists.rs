@@ -84,7 +84,11 @@ fn push(ctx: &mut Ctx, args: &[Bytes], end: End, only_existing: bool) -> Reply {
             End::Tail => list.push_back(element),
         }
     }
-    Reply::Integer(list.len() as i64)
+    let len = list.len();
+    // Clients blocked on the key may pop now.
+    let db = ctx.db;
+    ctx.shard.signals.key_ready(db, key);
+    Reply::Integer(len as i64)
 }
 
 /// `LPUSH key element [element ...]`: prepends each element in turn (so
