@@ -242,8 +242,23 @@ pub fn line(conn: &Conn, now: u64) -> String {
             .unwrap_or_default()
             .into_owned()
     };
+    // Redis's flag letters, in its order; N for none.
+    let mut flags = String::new();
+    if conn.subs.is_some() {
+        flags.push('P');
+    }
+    if conn.multi.is_some() {
+        flags.push('x');
+    }
+    if conn.blocked.is_some() {
+        flags.push('b');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let multi = conn.multi.as_ref().map_or(-1, |m| m.queued.len() as i64);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub={} multi={multi} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         conn.id,
         conn.addr,
         conn.laddr,
@@ -251,8 +266,6 @@ pub fn line(conn: &Conn, now: u64) -> String {
         text(&conn.name),
         now.saturating_sub(conn.created_ms) / 1000,
         now.saturating_sub(conn.last_active_ms) / 1000,
-        // P: a pub/sub client; N: no flag.
-        if conn.subs.is_some() { "P" } else { "N" },
         conn.db,
         conn.subs.as_ref().map_or(0, |s| s.channels.len()),
         conn.subs.as_ref().map_or(0, |s| s.patterns.len()),

@@ -69,6 +69,8 @@ pub struct Conn {
     pub soft_limit_since_ms: u64,
     /// The open transaction, between MULTI and EXEC/DISCARD.
     pub multi: Option<Box<crate::multi::Multi>>,
+    /// The blocking command this connection waits in.
+    pub blocked: Option<Box<crate::blocking::Blocked>>,
     /// WATCHed keys, with their database.
     pub watched: Vec<(usize, Bytes)>,
     /// The buffer of a receive in flight when the shared buffers ran out;
@@ -115,6 +117,7 @@ impl Conn {
             own_buf: None,
             subs: None,
             multi: None,
+            blocked: None,
             watched: Vec::new(),
         }
     }

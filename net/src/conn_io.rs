@@ -305,6 +305,10 @@ impl EventLoop {
             if !watched.is_empty() {
                 self.forget_watches(client, watched);
             }
+            if let Some(mut conn) = self.conns[slot as usize].take() {
+                self.drop_blocked(&mut conn, slot);
+                self.conns[slot as usize] = Some(conn);
+            }
         }
         let Some(conn) = self.conns[slot as usize].as_mut() else {
             return;

@@ -117,6 +117,12 @@ pub struct EventLoop {
     pub(crate) deferred: VecDeque<Message>,
     /// This shard's pub/sub subscribers.
     pub(crate) pubsub: crate::pubsub::Tables,
+    /// Clients waiting on keys this shard owns (blocking.rs).
+    pub(crate) waiters: hashbrown::HashMap<(usize, bytes::Bytes), Vec<crate::blocking::Waiter>>,
+    /// Connections of this loop in a blocking command.
+    pub(crate) blocked: Vec<u32>,
+    /// The earliest timeout of a blocked connection, Unix ms.
+    pub(crate) next_block_deadline: Option<u64>,
 }
 
 impl EventLoop {
@@ -171,6 +177,9 @@ impl EventLoop {
             held_by: None,
             deferred: VecDeque::new(),
             pubsub: Default::default(),
+            waiters: hashbrown::HashMap::new(),
+            blocked: Vec::new(),
+            next_block_deadline: None,
         })
     }
 
@@ -212,6 +221,9 @@ impl EventLoop {
                 self.tick();
             }
             self.handle_signals();
+            if !self.blocked.is_empty() {
+                self.next_block_deadline = self.expire_blocked();
+            }
             self.wake_peers();
             if self.shared.shutdown.load(Ordering::Acquire) && self.shutdown_step() {
                 return Ok(());
@@ -222,14 +234,22 @@ impl EventLoop {
 
     pub(crate) fn wait(&mut self) -> io::Result<()> {
         let runnable = !self.dirty.is_empty() && self.held_by.is_none();
-        let busy = runnable || !self.mailbox.rx.is_empty() || !self.rearm.is_empty();
+        let busy = runnable
+            || !self.mailbox.rx.is_empty()
+            || !self.rearm.is_empty()
+            || !self.shard.signals.ready.is_empty();
         let result = if busy {
             self.uring.submit()
         } else if self.mailbox.prepare_to_sleep() {
-            let timeout = self
-                .next_tick
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(1));
+            let mut timeout = self.next_tick.saturating_duration_since(Instant::now());
+            if let Some(deadline) = self
+                .next_block_deadline
+                .filter(|_| !self.blocked.is_empty())
+            {
+                let ms = (deadline + 1).saturating_sub(unix_ms());
+                timeout = timeout.min(Duration::from_millis(ms));
+            }
+            let timeout = timeout.max(Duration::from_millis(1));
             let ts = types::Timespec::from(timeout);
             let args = types::SubmitArgs::new().timespec(&ts);
             let r = self.uring.submitter().submit_with_args(1, &args);

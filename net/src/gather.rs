@@ -41,6 +41,8 @@ pub enum Fanout {
     AllRandom,
     /// SCAN: the shard owning the cursor's slot runs it.
     Scan,
+    /// BLPOP/BRPOP: keys tried in order, shard by shard, until one pops.
+    FirstOf,
 }
 
 pub fn fanout(cmd: ShardCmd) -> Fanout {
@@ -68,6 +70,7 @@ pub fn fanout(cmd: ShardCmd) -> Fanout {
         Keys => Fanout::AllConcat,
         Randomkey => Fanout::AllRandom,
         Scan => Fanout::Scan,
+        Blpop | Brpop => Fanout::FirstOf,
     }
 }
 
@@ -97,6 +100,9 @@ pub enum Combine {
     Msetnx(Vec<(usize, ShardOp)>),
     /// MSETNX's MSET step: +OK becomes 1.
     MsetnxDone,
+    /// BLPOP over keys of several shards: the groups still to try, in key
+    /// order, while the step in flight answered the null array.
+    FirstOf(std::collections::VecDeque<(usize, ShardOp)>),
     /// Cross-shard RENAME.
     Rename(RenameStep),
     /// A transaction's EXEC, from command to command (multi.rs).
@@ -192,6 +198,36 @@ pub fn plan(cmd: ShardCmd, args: Vec<Bytes>, shards: usize, here: usize) -> Plan
                     Reply::Array(vec![]),
                 ])),
                 None => Plan::single(here, command(args)),
+            }
+        }
+        Fanout::FirstOf => {
+            // Runs of consecutive keys on one shard, each with the timeout.
+            let (name, timeout) = (args[0].clone(), args[args.len() - 1].clone());
+            let mut groups: Vec<(usize, Vec<Bytes>)> = Vec::new();
+            for key in &args[1..args.len() - 1] {
+                let shard = shard_of_key(key, shards);
+                match groups.last_mut() {
+                    Some((s, keys)) if *s == shard => keys.push(key.clone()),
+                    _ => groups.push((shard, vec![name.clone(), key.clone()])),
+                }
+            }
+            if groups.len() == 1 {
+                return Plan::single(groups[0].0, command(args));
+            }
+            let hold = ascending(&groups.iter().map(|(s, _)| *s).collect::<Vec<_>>());
+            let mut rest: std::collections::VecDeque<(usize, ShardOp)> = groups
+                .into_iter()
+                .map(|(s, mut a)| {
+                    a.push(timeout.clone());
+                    (s, command(a))
+                })
+                .collect();
+            let first = rest.pop_front().into_iter().collect();
+            Plan {
+                parts: first,
+                combine: Combine::FirstOf(rest),
+                barrier: true,
+                hold,
             }
         }
         Fanout::KeysSum => split_keys(cmd, args, shards, 1, Combine::SumInt),
@@ -484,6 +520,13 @@ pub fn finish(combine: Combine, parts: Vec<Option<ShardReply>>) -> Next {
         Combine::MsetnxDone => match finish(Combine::AllOk, parts) {
             Next::Reply(Reply::Ok) => Next::Reply(Reply::Integer(1)),
             other => other,
+        },
+        Combine::FirstOf(mut rest) => match reply_of(parts.into_iter().next().flatten()) {
+            Reply::NilArray if !rest.is_empty() => {
+                let next = rest.pop_front().into_iter().collect();
+                Next::Step(next, Combine::FirstOf(rest))
+            }
+            reply => Next::Reply(reply),
         },
         Combine::Rename(step) => rename_step(step, parts.into_iter().next().flatten()),
         Combine::Exec(state) => crate::multi::step(state, parts),

@@ -146,10 +146,11 @@ pub fn render(req: &InfoRequest, mut shards: Vec<ShardStats>) -> Reply {
     // The caller's connection is out of its shard's table while its command
     // runs, so it is counted here.
     let clients = 1 + shards.iter().map(|s| s.connected_clients).sum::<usize>();
+    let blocked = shards.iter().map(|s| s.blocked_clients).sum::<usize>();
     section(
         "clients",
         "Clients",
-        format!("connected_clients:{clients}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n", req.maxclients),
+        format!("connected_clients:{clients}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{blocked}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n", req.maxclients),
     );
     let rss = proc_status_kb("VmRSS:") * 1024;
     let peak = proc_status_kb("VmHWM:") * 1024;

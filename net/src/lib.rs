@@ -11,6 +11,7 @@
 //!   connection and server commands.
 
 mod atomic;
+mod blocking;
 mod bufring;
 mod client_cmd;
 mod command_cmd;

@@ -46,6 +46,19 @@ pub enum ShardOp {
         client: u64,
         keys: Vec<(usize, Bytes)>,
     },
+    /// A blocked client waits on keys this shard owns. No reply is sent.
+    Block {
+        waiter: crate::blocking::Waiter,
+        keys: Vec<(usize, Bytes)>,
+    },
+    /// The client stopped waiting. No reply is sent.
+    Unblock {
+        client: u64,
+        keys: Vec<(usize, Bytes)>,
+    },
+    /// A key the client (on the receiving shard) waits on may have data.
+    /// No reply is sent.
+    WakeBlocked { slot: u32, generation: u32 },
     /// Ends a client's watches; with `check`, replies 1 if one of them
     /// failed (EXEC), else sends no reply (UNWATCH, DISCARD, disconnect).
     Unwatch {
@@ -98,4 +111,5 @@ pub struct ShardStats {
     /// them: a channel with subscribers on two shards counts twice).
     pub pubsub_channels: u64,
     pub pubsub_patterns: u64,
+    pub blocked_clients: usize,
 }

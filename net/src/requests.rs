@@ -221,6 +221,9 @@ impl EventLoop {
         args: Vec<Bytes>,
     ) {
         let plan = match spec.id {
+            CommandId::Shard(cmd) if spec.has(proto::table::flags::BLOCKING) => {
+                return self.start_blocking(conn, slot, cmd, args);
+            }
             CommandId::Shard(cmd) => {
                 let shards = self.shard.count;
                 // The common case: one shard, or a key this shard owns.
@@ -346,6 +349,9 @@ impl EventLoop {
             ..
         } = *gather;
         match finish(combine, parts) {
+            Next::Reply(reply) if Self::is_blocked_slot(conn, seq) => {
+                self.attempt_done(conn, slot, reply);
+            }
             Next::Reply(reply) => {
                 if let Some(p) = conn.slot_mut(seq) {
                     *p = Pending::Ready(reply);

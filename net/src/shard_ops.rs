@@ -99,6 +99,18 @@ impl EventLoop {
             ShardOp::Unwatch { client, keys, .. } => {
                 ShardReply::Reply(Reply::Integer(self.unwatch_keys(client, &keys) as i64))
             }
+            ShardOp::Block { waiter, keys } => {
+                self.add_waiter(waiter, keys);
+                ShardReply::Reply(Reply::Ok)
+            }
+            ShardOp::Unblock { client, keys } => {
+                self.remove_waiter(client, &keys);
+                ShardReply::Reply(Reply::Ok)
+            }
+            ShardOp::WakeBlocked { slot, generation } => {
+                self.wake_blocked(slot, generation);
+                ShardReply::Reply(Reply::Ok)
+            }
             ShardOp::ResetStats => {
                 self.stats = LoopStats::default();
                 self.shard
@@ -132,6 +144,15 @@ impl EventLoop {
         s.receive_buffers_exhausted = self.stats.receive_buffers_exhausted;
         s.pubsub_channels = self.pubsub.channel_count() as u64;
         s.pubsub_patterns = self.pubsub.pattern_count() as u64;
+        // Counted where a client's first key lives, once its wait is noted there.
+        let waiting: hashbrown::HashSet<u64> = self
+            .waiters
+            .values()
+            .flatten()
+            .filter(|w| w.counted)
+            .map(|w| w.client)
+            .collect();
+        s.blocked_clients = waiting.len();
         s
     }
 

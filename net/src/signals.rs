@@ -18,9 +18,13 @@ impl EventLoop {
         // Commands published theirs already; this is the expiry cycle's.
         self.shard.collect_expired();
         self.publish_signals(None);
-        let signals = &mut self.shard.signals;
-        if !signals.ready.is_empty() {
-            signals.ready.clear();
+        // Serving a waiter can make the next one ready; a few rounds here,
+        // the rest on the next iteration (the loop does not sleep meanwhile).
+        for _ in 0..8 {
+            if self.shard.signals.ready.is_empty() {
+                break;
+            }
+            self.wake_ready_keys();
         }
     }
 

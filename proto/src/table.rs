@@ -27,6 +27,7 @@ pub mod flags {
     pub const ALLOW_BUSY: u32 = 1 << 9;
     pub const NO_MULTI: u32 = 1 << 10;
     pub const RANDOM: u32 = 1 << 11;
+    pub const BLOCKING: u32 = 1 << 12;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -41,6 +42,7 @@ pub mod flags {
         (NO_AUTH, "no_auth"),
         (ALLOW_BUSY, "allow_busy"),
         (NO_MULTI, "no_multi"),
+        (BLOCKING, "blocking"),
     ];
 }
 
@@ -122,6 +124,9 @@ impl CommandSpec {
         } else {
             "@slow"
         });
+        if self.has(flags::BLOCKING) {
+            cats.push("@blocking");
+        }
         cats
     }
 }
@@ -282,6 +287,8 @@ command_table! {
         Lrem "lrem" 4 [WRITE] (1 1 1) list "Remove elements from a list";
         Ltrim "ltrim" 4 [WRITE] (1 1 1) list "Trim a list to the specified range";
         Lpos "lpos" -3 [READONLY] (1 1 1) list "Return the index of matching elements on a list";
+        Blpop "blpop" -3 [WRITE BLOCKING] (1 -2 1) list "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.";
+        Brpop "brpop" -3 [WRITE BLOCKING] (1 -2 1) list "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.";
         Linsert "linsert" 5 [WRITE DENYOOM] (1 1 1) list "Insert an element before or after another element in a list";
     }
     conn {

@@ -90,7 +90,7 @@ fn push(ctx: &mut Ctx, args: &[Bytes], end: End, only_existing: bool) -> Reply {
         End::Tail => "rpush",
     };
     ctx.signal(class::LIST, event, key);
-    // Clients blocked on the key (BLPOP and friends) may now be served.
+    // Clients blocked on the key may pop now.
     let db = ctx.db;
     ctx.shard.signals.key_ready(db, key);
     Reply::Integer(len as i64)
