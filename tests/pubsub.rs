@@ -11,6 +11,9 @@
 //!   everything up to that message: the keyspace events of the commands
 //!   before it, whatever their number. `sync^` compares them sorted (events
 //!   of keys on two shards come from two threads).
+//!
+//! With `PUBSUB_SHOW=1` in the environment, Redis's transcript is printed,
+//! which helps when writing a scenario.
 
 mod common;
 
