@@ -192,3 +192,39 @@ fn consumers_blocked_on_both_shards_receive_every_element_once() {
     );
     assert_eq!(all, expected);
 }
+
+#[test]
+fn a_transaction_sees_its_own_pushes_before_blocked_clients_are_served() {
+    // Waiters spread over both cores: some live on the shard owning their
+    // key, where a wake-up could run at once.
+    const WAITERS: usize = 16;
+    let server = tokenginx(2);
+    let mut admin = server.connect();
+    let keys: Vec<String> = (0..WAITERS).map(|i| format!("{{a}}w{i}")).collect();
+    let mut waiters = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let mut w = server.connect();
+        w.send(&common::encode(&["BLPOP", key, "0"]));
+        wait_blocked(&mut admin, i as i64 + 1);
+        waiters.push(w);
+    }
+    let mut c = server.connect();
+    assert_eq!(c.cmd(&["MULTI"]), b"+OK\r\n");
+    for key in &keys {
+        assert_eq!(c.cmd(&["RPUSH", key, "x"]), b"+QUEUED\r\n");
+    }
+    // A key of the other shard makes the transaction hold both.
+    assert_eq!(c.cmd(&["SET", B, "1"]), b"+QUEUED\r\n");
+    for key in &keys {
+        assert_eq!(c.cmd(&["LLEN", key]), b"+QUEUED\r\n");
+    }
+    let mut expected = format!("*{}\r\n", 2 * WAITERS + 1);
+    expected.push_str(&":1\r\n".repeat(WAITERS));
+    expected.push_str("+OK\r\n");
+    expected.push_str(&":1\r\n".repeat(WAITERS));
+    assert_eq!(show(&c.cmd(&["EXEC"])), show(expected.as_bytes()));
+    for (w, key) in waiters.iter_mut().zip(&keys) {
+        let expected = format!("*2\r\n${}\r\n{key}\r\n$1\r\nx\r\n", key.len());
+        assert_eq!(show(&w.reply()), show(expected.as_bytes()));
+    }
+}

@@ -237,7 +237,7 @@ impl EventLoop {
         let busy = runnable
             || !self.mailbox.rx.is_empty()
             || !self.rearm.is_empty()
-            || !self.shard.signals.ready.is_empty();
+            || (!self.shard.signals.ready.is_empty() && self.held_by.is_none());
         let result = if busy {
             self.uring.submit()
         } else if self.mailbox.prepare_to_sleep() {

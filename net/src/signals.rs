@@ -18,6 +18,12 @@ impl EventLoop {
         // Commands published theirs already; this is the expiry cycle's.
         self.shard.collect_expired();
         self.publish_signals(None);
+        // A shard held by an atomic command (a cross-shard EXEC that pushed
+        // and then reads the list) serves its waiters only once released,
+        // as Redis serves them after the whole command.
+        if self.held_by.is_some() {
+            return;
+        }
         // Serving a waiter can make the next one ready; a few rounds here,
         // the rest on the next iteration (the loop does not sleep meanwhile).
         for _ in 0..8 {
