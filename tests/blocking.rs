@@ -228,3 +228,20 @@ fn a_transaction_sees_its_own_pushes_before_blocked_clients_are_served() {
         assert_eq!(show(&w.reply()), show(expected.as_bytes()));
     }
 }
+
+#[test]
+fn renaming_a_list_onto_a_waited_key_serves_the_waiter() {
+    let server = tokenginx(2);
+    let mut admin = server.connect();
+    // From the same shard and from the other one.
+    for src in ["{a}src", B] {
+        let mut waiter = server.connect();
+        waiter.send(&common::encode(&["BLPOP", A, "0"]));
+        wait_blocked(&mut admin, 1);
+        assert_eq!(admin.cmd(&["RPUSH", src, "moved"]), b":1\r\n");
+        assert_eq!(admin.cmd(&["RENAME", src, A]), b"+OK\r\n");
+        let expected = format!("*2\r\n$8\r\n{A}\r\n$5\r\nmoved\r\n");
+        assert_eq!(show(&waiter.reply()), show(expected.as_bytes()));
+        wait_blocked(&mut admin, 0);
+    }
+}

@@ -34,13 +34,14 @@ impl EventLoop {
                 ShardReply::Entry(entry)
             }
             ShardOp::PutKey(key, entry) => {
+                let list = matches!(entry.value, shard::Value::List(_));
                 self.shard.db(db).insert(&key, entry, now);
                 let ctx = &mut Ctx {
                     shard: &mut self.shard,
                     db,
                     now,
                 };
-                shard::cmd::keys::renamed_to(ctx, &key);
+                shard::cmd::keys::renamed_to(ctx, &key, list);
                 ShardReply::Reply(Reply::Ok)
             }
             ShardOp::Stats => ShardReply::Stats(Box::new(self.shard_stats())),

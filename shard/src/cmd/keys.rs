@@ -365,17 +365,28 @@ fn rename_key(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Reply {
     let Some(entry) = db.remove(from, now) else {
         return Reply::error(errors::NO_SUCH_KEY);
     };
+    let list = matches!(entry.value, Value::List(_));
     db.insert(to, entry, now);
-    renamed(ctx, from, to);
+    renamed(ctx, from, to, list);
     done
 }
 
 /// The events of a completed RENAME, in Redis's order: the target is
 /// added (`new`), then `rename_from` and `rename_to`.
-fn renamed(ctx: &mut Ctx, from: &[u8], to: &[u8]) {
+fn renamed(ctx: &mut Ctx, from: &[u8], to: &[u8], list: bool) {
     ctx.notify(class::NEW, "new", to);
     renamed_from(ctx, from);
     ctx.signal(class::GENERIC, "rename_to", to);
+    added_list(ctx, to, list);
+}
+
+/// A list that arrives under a new name serves clients blocked on that
+/// name, as Redis's `dbAdd` signals the key ready.
+fn added_list(ctx: &mut Ctx, key: &[u8], list: bool) {
+    if list {
+        let db = ctx.db;
+        ctx.shard.signals.key_ready(db, key);
+    }
 }
 
 /// The source's half of a RENAME's events (a cross-shard RENAME signals
@@ -384,10 +395,12 @@ pub fn renamed_from(ctx: &mut Ctx, from: &[u8]) {
     ctx.signal(class::GENERIC, "rename_from", from);
 }
 
-/// The target's half of a RENAME's events.
-pub fn renamed_to(ctx: &mut Ctx, to: &[u8]) {
+/// The target's half of a RENAME's events; `list` says whether the value
+/// moved is a list.
+pub fn renamed_to(ctx: &mut Ctx, to: &[u8], list: bool) {
     ctx.notify(class::NEW, "new", to);
     ctx.signal(class::GENERIC, "rename_to", to);
+    added_list(ctx, to, list);
 }
 
 /// `RANDOMKEY`: a random live key of this shard, or nil.
