@@ -348,3 +348,36 @@ fn client_list_and_kill_know_pubsub_clients() {
     assert_eq!(admin.cmd(&["PUBSUB", "NUMPAT"]), b":0\r\n");
     assert_eq!(admin.cmd(&["PUBSUB", "SHARDCHANNELS"]), b"*0\r\n");
 }
+
+#[test]
+fn a_transaction_publishes_in_command_order_and_a_failed_one_not_at_all() {
+    check(
+        "
+        B 1 CONFIG SET notify-keyspace-events E$
+        A 1 SUBSCRIBE sync
+        A 1 SUBSCRIBE ch
+        A 1 PSUBSCRIBE __keyevent@*__:*
+        # A failed WATCH: nothing queued runs, SELECT included.
+        B 1 WATCH {t}w
+        B 1 SET {t}w 1
+        B 1 MULTI
+        B 1 PUBLISH ch lost
+        B 1 SELECT 5
+        B 1 EXEC
+        B 1 SET {t}where db0
+        sync
+        # Watches on both shards, then one transaction's events and
+        # messages in the order of its commands.
+        B 1 WATCH {t}w {b}w
+        B 1 MULTI
+        B 1 SET {t}k v
+        B 1 PUBLISH ch after-set
+        B 1 SELECT 5
+        B 1 SET {t}k5 v
+        B 1 PUBLISH ch after-set-in-5
+        B 1 EXEC
+        B 1 SET {t}k5 again
+        sync
+        ",
+    );
+}

@@ -193,11 +193,39 @@ impl EventLoop {
             return;
         };
         let parts = std::mem::take(&mut tx.parts);
-        match finish(combine, parts) {
+        let (slot, generation) = (tx.conn, tx.generation);
+        let next = match combine {
+            Combine::Exec(state) => self.exec_step(slot, generation, state, parts),
+            combine => finish(combine, parts),
+        };
+        match next {
             Next::Step(parts, combine) => self.run_tx_step(id, parts, combine),
             Next::Reply(reply) => self.end_tx(id, reply),
             Next::Silent => self.end_tx(id, Reply::Nil),
         }
+    }
+
+    /// One step of a cross-shard EXEC; its connection commands run on the
+    /// client's connection, if it is still there.
+    fn exec_step(
+        &mut self,
+        slot: u32,
+        generation: u32,
+        state: Box<crate::multi::ExecState>,
+        parts: Vec<Option<ShardReply>>,
+    ) -> Next {
+        let mut conn = self
+            .conns
+            .get_mut(slot as usize)
+            .and_then(|c| c.take_if(|c| c.generation == generation));
+        let next = crate::multi::step(state, parts, &mut |cmd, args| match conn.as_mut() {
+            Some(conn) => crate::conn_cmd::run(self, conn, slot, cmd, args),
+            None => crate::gather::done(Reply::Nil),
+        });
+        if let Some(conn) = conn {
+            self.conns[slot as usize] = Some(conn);
+        }
+        next
     }
 
     /// Releases every held shard and hands the reply to the connection, if

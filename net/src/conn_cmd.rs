@@ -53,13 +53,10 @@ pub fn run(lp: &mut EventLoop, conn: &mut Conn, slot: u32, cmd: ConnCmd, args: V
         ConnCmd::Echo => done(Reply::Bulk(args[1].clone())),
         ConnCmd::Hello => done(hello(lp, conn, &args)),
         ConnCmd::Auth => done(auth(lp, conn, &args)),
-        ConnCmd::Select => done(match proto::parse_int(&args[1]) {
-            None => Reply::error(errors::NOT_INTEGER),
-            Some(db) if !(0..shard::DATABASES as i64).contains(&db) => {
-                Reply::error(errors::DB_OUT_OF_RANGE)
-            }
-            Some(db) => {
-                conn.db = db as usize;
+        ConnCmd::Select => done(match select_db(&args[1]) {
+            Err(e) => e,
+            Ok(db) => {
+                conn.db = db;
                 Reply::Ok
             }
         }),
@@ -115,6 +112,17 @@ pub fn run(lp: &mut EventLoop, conn: &mut Conn, slot: u32, cmd: ConnCmd, args: V
             conn.close_after_flush = true;
             silent()
         }
+    }
+}
+
+/// The database SELECT's argument names, or its error.
+pub fn select_db(arg: &[u8]) -> Result<usize, Reply> {
+    match proto::parse_int(arg) {
+        None => Err(Reply::error(errors::NOT_INTEGER)),
+        Some(db) if !(0..shard::DATABASES as i64).contains(&db) => {
+            Err(Reply::error(errors::DB_OUT_OF_RANGE))
+        }
+        Some(db) => Ok(db as usize),
     }
 }
 

@@ -529,7 +529,11 @@ pub fn finish(combine: Combine, parts: Vec<Option<ShardReply>>) -> Next {
             reply => Next::Reply(reply),
         },
         Combine::Rename(step) => rename_step(step, parts.into_iter().next().flatten()),
-        Combine::Exec(state) => crate::multi::step(state, parts),
+        // EXEC steps run in atomic.rs, with the connection at hand; here
+        // there is none to run its connection commands on.
+        Combine::Exec(state) => crate::multi::step(state, parts, &mut |_, _| {
+            done(Reply::error("ERR internal error: no connection"))
+        }),
         Combine::Info(request) => {
             let stats = parts
                 .into_iter()

@@ -35,14 +35,22 @@ pub struct Multi {
 
 /// An EXEC in progress over several shards, carried from step to step.
 pub struct ExecState {
-    /// Commands still to run, each with the database it runs in.
-    items: VecDeque<(usize, Plan)>,
+    /// Commands still to run.
+    items: VecDeque<Item>,
     /// How to combine the step in flight of the command being run; None
     /// while the watches are being checked.
     current: Option<Combine>,
     replies: Vec<Reply>,
     /// The database the step in flight runs in.
     pub db: usize,
+}
+
+/// A queued command of an EXEC in progress.
+enum Item {
+    /// A data command's plan, with the database it runs in.
+    Data(usize, Plan),
+    /// A connection command, run on the connection when its turn comes.
+    Conn(ConnCmd, Vec<Bytes>),
 }
 
 /// Whether a command runs immediately even inside MULTI.
@@ -203,21 +211,31 @@ fn exec(lp: &mut EventLoop, conn: &mut Conn, slot: u32) -> Plan {
     for (_, key) in &watched {
         involved[shard_of_key(key, shards)] = true;
     }
-    // Connection commands run now, in order (SELECT changes the database
-    // of what follows); their replies and every data command's take their
-    // place in order below.
+    // Data commands are planned now, each in the database the SELECTs
+    // queued before it choose. Connection commands run in their turn,
+    // once the watches passed: a failed EXEC changes nothing at all.
+    let mut db = conn.db;
     let mut items = VecDeque::with_capacity(multi.queued.len());
     for ParsedRequest { args, spec } in multi.queued {
         let Some(spec) = spec else { continue };
-        let db = conn.db;
-        let plan = match spec.id {
-            CommandId::Shard(cmd) => plan(cmd, args, shards, lp.id),
-            CommandId::Conn(cmd) => crate::conn_cmd::run(lp, conn, slot, cmd, args),
-        };
-        for &s in plan.hold.iter().chain(plan.parts.iter().map(|(s, _)| s)) {
-            involved[s] = true;
+        match spec.id {
+            CommandId::Shard(cmd) => {
+                let plan = plan(cmd, args, shards, lp.id);
+                for &s in plan.hold.iter().chain(plan.parts.iter().map(|(s, _)| s)) {
+                    involved[s] = true;
+                }
+                items.push_back(Item::Data(db, plan));
+            }
+            CommandId::Conn(cmd) => {
+                if reaches_shards(cmd) {
+                    involved.iter_mut().for_each(|i| *i = true);
+                }
+                if cmd == ConnCmd::Select {
+                    db = crate::conn_cmd::select_db(&args[1]).unwrap_or(db);
+                }
+                items.push_back(Item::Conn(cmd, args));
+            }
         }
-        items.push_back((db, plan));
     }
     let hold: Vec<usize> = (0..shards).filter(|&s| involved[s]).collect();
     let local = hold.iter().all(|&s| s == lp.id);
@@ -229,10 +247,19 @@ fn exec(lp: &mut EventLoop, conn: &mut Conn, slot: u32) -> Plan {
         if failed {
             return done(Reply::NilArray);
         }
-        let replies = items
-            .into_iter()
-            .map(|(db, plan)| lp.run_plan_here(db, plan))
-            .collect();
+        let mut replies = Vec::with_capacity(items.len());
+        for item in items {
+            let reply = match item {
+                Item::Data(db, plan) => lp.run_plan_here(db, plan),
+                Item::Conn(cmd, args) => {
+                    let plan = crate::conn_cmd::run(lp, conn, slot, cmd, args);
+                    lp.run_plan_here(conn.db, plan)
+                }
+            };
+            // Each command's events go out before the next one runs.
+            lp.publish_signals(Some((slot, &mut *conn)));
+            replies.push(reply);
+        }
         return done(Reply::Array(replies));
     }
     let state = Box::new(ExecState {
@@ -241,37 +268,47 @@ fn exec(lp: &mut EventLoop, conn: &mut Conn, slot: u32) -> Plan {
         replies: Vec::new(),
         db: conn.db,
     });
-    let (parts, combine) = if by_shard.is_empty() {
-        match step(state, Vec::new()) {
-            Next::Step(parts, combine) => (parts, combine),
-            Next::Reply(reply) => return done(reply),
-            Next::Silent => return done(Reply::Nil),
-        }
-    } else {
-        let client = conn.id;
-        let checks = by_shard
-            .into_iter()
-            .map(|(shard, keys)| {
-                let op = ShardOp::Unwatch {
-                    client,
-                    keys,
-                    check: true,
-                };
-                (shard, op)
-            })
-            .collect();
-        (checks, Combine::Exec(state))
-    };
+    // Every shard involved is held first; then the watches are checked
+    // (no parts when there are none) and the commands run in turn.
+    let client = conn.id;
+    let checks = by_shard
+        .into_iter()
+        .map(|(shard, keys)| {
+            let op = ShardOp::Unwatch {
+                client,
+                keys,
+                check: true,
+            };
+            (shard, op)
+        })
+        .collect();
     Plan {
-        parts,
-        combine,
+        parts: checks,
+        combine: Combine::Exec(state),
         barrier: true,
         hold,
     }
 }
 
+/// Whether a connection command queued in a transaction reaches other
+/// shards when it runs: EXEC then holds them all, so its parts run inside
+/// the transaction like everything else.
+fn reaches_shards(cmd: ConnCmd) -> bool {
+    use ConnCmd::*;
+    match cmd {
+        Info | Client | Config | Publish | Spublish | Pubsub => true,
+        Ping | Echo | Hello | Auth | Select | Quit | Reset | Command | Time | Multi | Exec
+        | Discard | Watch | Unwatch | Shutdown | Subscribe | Unsubscribe | Psubscribe
+        | Punsubscribe | Ssubscribe | Sunsubscribe => false,
+    }
+}
+
+/// Runs a connection command of a transaction when its turn comes; the
+/// connection may have gone, in which case there is no one to answer.
+pub type RunConn<'a> = &'a mut dyn FnMut(ConnCmd, Vec<Bytes>) -> Plan;
+
 /// Advances a cross-shard EXEC once the parts of its last step are in.
-pub fn step(mut state: Box<ExecState>, parts: Vec<Option<ShardReply>>) -> Next {
+pub fn step(mut state: Box<ExecState>, parts: Vec<Option<ShardReply>>, run_conn: RunConn) -> Next {
     match state.current.take() {
         // The watch check: any failed watch answers null, running nothing.
         None if !parts.is_empty() => {
@@ -292,20 +329,25 @@ pub fn step(mut state: Box<ExecState>, parts: Vec<Option<ShardReply>>) -> Next {
             Next::Silent => state.replies.push(Reply::Nil),
         },
     }
-    while let Some((db, plan)) = state.items.pop_front() {
+    while let Some(item) = state.items.pop_front() {
+        let plan = match item {
+            Item::Data(db, plan) => {
+                state.db = db;
+                plan
+            }
+            Item::Conn(cmd, args) => run_conn(cmd, args),
+        };
         if plan.parts.is_empty() {
             match finish(plan.combine, Vec::new()) {
                 Next::Reply(reply) => state.replies.push(reply),
                 Next::Silent => state.replies.push(Reply::Nil),
                 Next::Step(parts, combine) => {
-                    state.db = db;
                     state.current = Some(combine);
                     return Next::Step(parts, Combine::Exec(state));
                 }
             }
             continue;
         }
-        state.db = db;
         state.current = Some(plan.combine);
         return Next::Step(plan.parts, Combine::Exec(state));
     }

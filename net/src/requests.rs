@@ -252,6 +252,12 @@ impl EventLoop {
     }
 
     pub(crate) fn start_plan(&mut self, conn: &mut Conn, slot: u32, plan: Plan) {
+        // Held first even with no parts yet: a cross-shard EXEC without
+        // watches starts running its commands once every shard is held.
+        if !plan.hold.is_empty() {
+            self.start_atomic(conn, slot, plan);
+            return;
+        }
         if plan.parts.is_empty() {
             match finish(plan.combine, Vec::new()) {
                 Next::Reply(reply) => conn.reply(reply),
@@ -266,10 +272,6 @@ impl EventLoop {
                     self.start_plan(conn, slot, plan);
                 }
             }
-            return;
-        }
-        if !plan.hold.is_empty() {
-            self.start_atomic(conn, slot, plan);
             return;
         }
         let n = plan.parts.len();
