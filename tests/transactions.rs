@@ -177,3 +177,21 @@ fn client_list_shows_open_transactions_and_blocked_clients() {
     }
     assert_eq!(tx.cmd(&["EXEC"]), b"*1\r\n+OK\r\n");
 }
+
+#[test]
+fn watching_a_hundred_thousand_keys_is_answered() {
+    // Each key is checked against those watched already: done naively
+    // that is ~5e9 comparisons, which stalls the shard past the timeout.
+    let server = tokenginx(2);
+    let mut c = client(port(&server));
+    c.set_read_timeout(Some(common::IO_TIMEOUT)).unwrap();
+    let keys: Vec<String> = (0..100_000).map(|i| format!("w{i}")).collect();
+    let _: () = redis::cmd("WATCH").arg(&keys).query(&mut c).unwrap();
+    let _: () = redis::cmd("WATCH").arg(&keys[..10]).query(&mut c).unwrap();
+    let (v,): (i64,) = redis::pipe()
+        .atomic()
+        .incr("w5", 1)
+        .query(&mut c)
+        .expect("no watched key changed: the transaction runs");
+    assert_eq!(v, 1);
+}

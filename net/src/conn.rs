@@ -71,8 +71,9 @@ pub struct Conn {
     pub multi: Option<Box<crate::multi::Multi>>,
     /// The blocking command this connection waits in.
     pub blocked: Option<Box<crate::blocking::Blocked>>,
-    /// WATCHed keys, with their database.
-    pub watched: Vec<(usize, Bytes)>,
+    /// WATCHed keys, with their database: a set, so that WATCH of many
+    /// keys (or many WATCHes) costs linear time, not quadratic.
+    pub watched: hashbrown::HashSet<(usize, Bytes)>,
     /// The buffer of a receive in flight when the shared buffers ran out;
     /// the kernel writes into it, so it lives until that receive completes.
     pub own_buf: Option<Box<[u8]>>,
@@ -118,7 +119,7 @@ impl Conn {
             subs: None,
             multi: None,
             blocked: None,
-            watched: Vec::new(),
+            watched: hashbrown::HashSet::new(),
         }
     }
 

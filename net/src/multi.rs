@@ -91,7 +91,11 @@ impl EventLoop {
         self.forget_watches(conn.id, std::mem::take(&mut conn.watched));
     }
 
-    pub(crate) fn forget_watches(&mut self, client: u64, watched: Vec<(usize, Bytes)>) {
+    pub(crate) fn forget_watches(
+        &mut self,
+        client: u64,
+        watched: impl IntoIterator<Item = (usize, Bytes)>,
+    ) {
         for (shard, keys) in self.watched_by_shard(watched) {
             if shard == self.id {
                 self.unwatch_keys(client, &keys);
@@ -123,7 +127,10 @@ impl EventLoop {
         failed
     }
 
-    fn watched_by_shard(&self, keys: Vec<(usize, Bytes)>) -> Vec<(usize, Vec<(usize, Bytes)>)> {
+    fn watched_by_shard(
+        &self,
+        keys: impl IntoIterator<Item = (usize, Bytes)>,
+    ) -> Vec<(usize, Vec<(usize, Bytes)>)> {
         let shards = self.shard.count;
         let mut per: Vec<Vec<(usize, Bytes)>> = vec![Vec::new(); shards];
         for (db, key) in keys {
@@ -169,10 +176,9 @@ fn watch(lp: &mut EventLoop, conn: &mut Conn, args: &[Bytes]) -> Plan {
     let mut remote: Vec<Vec<(usize, Bytes)>> = vec![Vec::new(); shards];
     for key in &args[1..] {
         let watched = (conn.db, key.clone());
-        if conn.watched.contains(&watched) {
+        if !conn.watched.insert(watched.clone()) {
             continue;
         }
-        conn.watched.push(watched.clone());
         let shard = shard_of_key(key, shards);
         if shard == lp.id {
             let live = lp.shard.db(conn.db).is_live(key, lp.now);
