@@ -66,3 +66,25 @@ fn a_subscriber_that_does_not_read_is_closed_at_the_pubsub_limit() {
     let reply = other.cmd(&["GET", "big"]);
     assert_eq!(reply.len(), big.len() + 12);
 }
+
+#[test]
+fn a_resp3_subscriber_waiting_in_blpop_is_held_to_the_pubsub_limit() {
+    let server = tokenginx_with(Options::shards(2).env(
+        "TOKENGINX_LIMITS_CLIENT_OUTPUT_BUFFER_LIMIT_PUBSUB",
+        "1mb 0 0",
+    ));
+    let mut waiting = server.connect();
+    waiting.cmd(&["HELLO", "3"]);
+    assert_eq!(
+        waiting.cmd(&["SUBSCRIBE", "firehose"]),
+        b">3\r\n$9\r\nsubscribe\r\n$8\r\nfirehose\r\n:1\r\n"
+    );
+    // Messages for a client whose BLPOP reply is still due wait behind
+    // it; they must count toward its limit all the same.
+    waiting.send(&encode(&["BLPOP", "never-pushed", "0"]));
+    let mut publisher = server.connect();
+    let payload = vec![b'x'; 64 * 1024];
+    let gone = (0..1024)
+        .any(|_| publisher.cmd(&[b"PUBLISH".as_slice(), b"firehose", &payload]) == b":0\r\n");
+    assert!(gone, "the blocked subscriber is still subscribed");
+}

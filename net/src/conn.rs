@@ -20,6 +20,10 @@ pub enum Pending {
     /// A command that answers with nothing (a successful SHUTDOWN).
     Nothing,
     Waiting(Box<Gather>),
+    /// Pub/sub messages that came while earlier replies were still due,
+    /// encoded as they arrived; their bytes count toward the output limit
+    /// (a RESP3 subscriber may wait in BLPOP for as long as it likes).
+    Messages(BytesMut),
 }
 
 pub struct Conn {
@@ -59,6 +63,8 @@ pub struct Conn {
     pub closing: bool,
     /// Replies in request order, starting at sequence `first_seq`.
     pub pending: VecDeque<Pending>,
+    /// Bytes of the `Pending::Messages` in `pending`.
+    pub pending_messages: usize,
     pub first_seq: u64,
     /// A multi-step command (cross-shard RENAME, MSETNX) is in progress:
     /// later commands wait so they observe its effect.
@@ -111,6 +117,7 @@ impl Conn {
             close_after_flush: false,
             closing: false,
             pending: VecDeque::new(),
+            pending_messages: 0,
             first_seq: 0,
             barrier: false,
             dirty: false,
@@ -145,9 +152,16 @@ impl Conn {
 
     /// Encodes every ready reply at the front of the queue.
     pub fn drain_ready(&mut self) {
-        while let Some(Pending::Ready(_) | Pending::Nothing) = self.pending.front() {
-            if let Some(Pending::Ready(reply)) = self.pending.pop_front() {
-                reply.encode(self.proto, &mut self.out);
+        while let Some(Pending::Ready(_) | Pending::Nothing | Pending::Messages(_)) =
+            self.pending.front()
+        {
+            match self.pending.pop_front() {
+                Some(Pending::Ready(reply)) => reply.encode(self.proto, &mut self.out),
+                Some(Pending::Messages(bytes)) => {
+                    self.pending_messages -= bytes.len();
+                    self.out.extend_from_slice(&bytes);
+                }
+                _ => {}
             }
             self.first_seq += 1;
         }
@@ -169,6 +183,6 @@ impl Conn {
 
     /// Bytes waiting to go out, for output buffer limits and CLIENT LIST.
     pub fn output_len(&self) -> usize {
-        self.out.len() + self.sending.len()
+        self.out.len() + self.sending.len() + self.pending_messages
     }
 }

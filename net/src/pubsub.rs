@@ -185,12 +185,16 @@ fn push_message(
         encode_message(&mut conn.out, conn.proto, word, pattern, channel, message);
     } else {
         // Replies computed elsewhere are still due: a RESP2 client must not
-        // see the message in the middle of them.
-        let mut items = vec![Reply::bulk(word)];
-        items.extend(pattern.map(Reply::bulk_from));
-        items.push(Reply::bulk_from(channel));
-        items.push(Reply::bulk_from(message));
-        conn.pending.push_back(Pending::Ready(Reply::Push(items)));
+        // see the message in the middle of them. Messages in a row share
+        // one entry.
+        if !matches!(conn.pending.back(), Some(Pending::Messages(_))) {
+            conn.pending.push_back(Pending::Messages(BytesMut::new()));
+        }
+        if let Some(Pending::Messages(buf)) = conn.pending.back_mut() {
+            let before = buf.len();
+            encode_message(buf, conn.proto, word, pattern, channel, message);
+            conn.pending_messages += buf.len() - before;
+        }
     }
     true
 }
