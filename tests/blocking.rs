@@ -245,3 +245,35 @@ fn renaming_a_list_onto_a_waited_key_serves_the_waiter() {
         wait_blocked(&mut admin, 0);
     }
 }
+
+#[test]
+fn a_waited_key_that_becomes_another_type_is_passed_over() {
+    // Redis 7.0 serves a blocked client from the list that received data;
+    // another key of its command holding a string since is no error.
+    let server = tokenginx(2);
+    let mut admin = server.connect();
+    let k = "{a}k";
+    let mut first = server.connect();
+    first.send(&common::encode(&["BLPOP", k, B, "0"]));
+    wait_blocked(&mut admin, 1);
+    let mut second = server.connect();
+    second.send(&common::encode(&["BLPOP", k, "0.2"]));
+    wait_blocked(&mut admin, 2);
+    let mut third = server.connect();
+    third.send(&common::encode(&["BLPOP", k, "0"]));
+    wait_blocked(&mut admin, 3);
+    assert_eq!(admin.cmd(&["SET", k, "string"]), b"+OK\r\n");
+    admin.cmd(&["RPUSH", B, "x"]);
+    let expected = format!("*2\r\n$8\r\n{B}\r\n$1\r\nx\r\n");
+    assert_eq!(show(&first.reply()), show(expected.as_bytes()));
+    // The second times out; the third, next in line, is not woken to be
+    // told WRONGTYPE: it waits on, and is served once the key is a list.
+    assert_eq!(second.reply(), b"*-1\r\n");
+    wait_blocked(&mut admin, 1);
+    admin.cmd(&["DEL", k]);
+    admin.cmd(&["RPUSH", k, "y"]);
+    assert_eq!(
+        show(&third.reply()),
+        show(b"*2\r\n$4\r\n{a}k\r\n$1\r\ny\r\n")
+    );
+}

@@ -23,7 +23,7 @@
 
 use crate::conn::{Conn, Pending};
 use crate::event_loop::EventLoop;
-use crate::gather::{plan, Combine, Gather};
+use crate::gather::{plan, Combine, Gather, Plan};
 use crate::ops::ShardOp;
 use bytes::Bytes;
 use proto::{Reply, ShardCmd};
@@ -71,6 +71,21 @@ fn wait_keys(cmd: ShardCmd, args: &[Bytes]) -> &[Bytes] {
 /// What a blocking command answers when it times out.
 fn timed_out(_cmd: ShardCmd) -> Reply {
     Reply::NilArray
+}
+
+/// The plan of an attempt once the client waits: its pops pass over keys
+/// of another type (`ShardOp::RetryBlocked`).
+fn as_retry(mut plan: Plan) -> Plan {
+    let retry = |op: &mut ShardOp| {
+        if let ShardOp::Command(cmd, args) = op {
+            *op = ShardOp::RetryBlocked(*cmd, std::mem::take(args));
+        }
+    };
+    plan.parts.iter_mut().for_each(|(_, op)| retry(op));
+    if let Combine::FirstOf(rest) = &mut plan.combine {
+        rest.iter_mut().for_each(|(_, op)| retry(op));
+    }
+    plan
 }
 
 /// An empty slot holder while the client waits.
@@ -125,10 +140,11 @@ impl EventLoop {
             return;
         };
         b.attempting = true;
-        let (seq, plan) = (
-            b.seq,
-            plan(b.cmd, b.args.clone(), self.shard.count, self.id),
-        );
+        let mut plan = plan(b.cmd, b.args.clone(), self.shard.count, self.id);
+        if b.registered {
+            plan = as_retry(plan);
+        }
+        let seq = b.seq;
         if !plan.hold.is_empty() {
             self.start_atomic_at(conn, slot, seq, plan);
             return;

@@ -8,6 +8,9 @@ use shard::Entry;
 pub enum ShardOp {
     /// A table command whose keys (if any) all live on the receiving shard.
     Command(ShardCmd, Vec<Bytes>),
+    /// A blocked client's BLPOP/BRPOP run again (see `blocking.rs`):
+    /// keys of another type are passed over.
+    RetryBlocked(ShardCmd, Vec<Bytes>),
     /// Removes a key and returns its entry (the first half of a cross-shard RENAME).
     TakeKey(Bytes),
     /// Stores an entry, replacing any value (the second half of a cross-shard RENAME).

@@ -4,7 +4,7 @@
 use crate::event_loop::{EventLoop, LoopStats, MAILBOX_BATCH};
 use crate::mesh::Message;
 use crate::ops::{ShardOp, ShardReply, ShardStats};
-use proto::Reply;
+use proto::{Reply, ShardCmd};
 use shard::Ctx;
 
 impl EventLoop {
@@ -20,6 +20,15 @@ impl EventLoop {
                 },
                 cmd,
                 &args,
+            )),
+            ShardOp::RetryBlocked(cmd, args) => ShardReply::Reply(shard::cmd::blocking::retry(
+                &mut Ctx {
+                    shard: &mut self.shard,
+                    db,
+                    now,
+                },
+                &args,
+                cmd == ShardCmd::Blpop,
             )),
             ShardOp::TakeKey(key) => {
                 let entry = self.shard.db(db).remove(&key, now);

@@ -44,7 +44,19 @@ pub fn brpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     pop_first(ctx, args, false)
 }
 
+/// BLPOP (`head`) or BRPOP run again for a client blocked in it. A key
+/// that came to hold another type meanwhile is passed over: Redis 7.0
+/// serves a blocked client from the list that received data and never
+/// answers it WRONGTYPE once it waits.
+pub fn retry(ctx: &mut Ctx, args: &[Bytes], head: bool) -> Reply {
+    pop(ctx, args, head, true)
+}
+
 fn pop_first(ctx: &mut Ctx, args: &[Bytes], head: bool) -> Reply {
+    pop(ctx, args, head, false)
+}
+
+fn pop(ctx: &mut Ctx, args: &[Bytes], head: bool, skip_other_types: bool) -> Reply {
     if let Err(e) = timeout_ms(&args[args.len() - 1]) {
         return e;
     }
@@ -53,6 +65,7 @@ fn pop_first(ctx: &mut Ctx, args: &[Bytes], head: bool) -> Reply {
         let list = match typed::existing::<ListValue>(ctx.db(), key, now) {
             Ok(Some(list)) => list,
             Ok(None) => continue,
+            Err(_) if skip_other_types => continue,
             Err(e) => return e,
         };
         let element = if head {
@@ -108,6 +121,27 @@ mod tests {
             run(&mut shard, 0, &["BLPOP", "a", "s", "b", "0"]),
             err(errors::WRONGTYPE)
         );
+    }
+
+    #[test]
+    fn a_retry_passes_over_keys_of_another_type() {
+        let mut shard = crate::Shard::new(0, 1);
+        run(&mut shard, 0, &["SET", "s", "x"]);
+        run(&mut shard, 0, &["RPUSH", "l", "1"]);
+        let args: Vec<Bytes> = ["BLPOP", "s", "l", "0"]
+            .iter()
+            .map(|a| Bytes::from_static(a.as_bytes()))
+            .collect();
+        let ctx = &mut Ctx {
+            shard: &mut shard,
+            db: 0,
+            now: 0,
+        };
+        assert_eq!(
+            retry(ctx, &args, true),
+            Reply::Array(vec![bulk("l"), bulk("1")])
+        );
+        assert_eq!(retry(ctx, &args, false), Reply::NilArray);
     }
 
     #[test]
