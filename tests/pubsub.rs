@@ -381,3 +381,33 @@ fn a_transaction_publishes_in_command_order_and_a_failed_one_not_at_all() {
         ",
     );
 }
+
+#[test]
+fn a_resp3_client_gets_its_own_events_of_a_transaction_after_the_reply() {
+    // Redis 7.0 writes such pushes inside EXEC's array (7.2 defers them
+    // after it), so this is checked without redis-server, on both paths:
+    // a transaction on one shard and one that spans two.
+    for shards in [1, 2] {
+        let server = common::tokenginx(shards);
+        let mut c = server.connect();
+        c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "E$"]);
+        c.cmd(&["HELLO", "3"]);
+        c.cmd(&["SUBSCRIBE", "__keyevent@0__:set"]);
+        c.cmd(&["MULTI"]);
+        c.cmd(&["SET", "{a}k", "v"]);
+        c.cmd(&["GET", "{a}k"]);
+        c.send(&common::encode(&["EXEC"]));
+        assert_eq!(show(&c.reply()), show(b"*2\r\n+OK\r\n$1\r\nv\r\n"));
+        let event = b">3\r\n$7\r\nmessage\r\n$18\r\n__keyevent@0__:set\r\n$4\r\n{a}k\r\n";
+        assert_eq!(show(&c.reply()), show(event));
+        c.cmd(&["MULTI"]);
+        c.cmd(&["SET", "{a}k", "w"]);
+        c.cmd(&["SET", "{b}k", "w"]);
+        c.send(&common::encode(&["EXEC"]));
+        assert_eq!(show(&c.reply()), show(b"*2\r\n+OK\r\n+OK\r\n"));
+        let mut events = vec![c.reply(), c.reply()];
+        events.sort();
+        let other = b">3\r\n$7\r\nmessage\r\n$18\r\n__keyevent@0__:set\r\n$4\r\n{b}k\r\n";
+        assert_eq!(events, vec![event.to_vec(), other.to_vec()]);
+    }
+}

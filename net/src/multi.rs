@@ -253,6 +253,16 @@ fn exec(lp: &mut EventLoop, conn: &mut Conn, slot: u32) -> Plan {
         if failed {
             return done(Reply::NilArray);
         }
+        // The reply's place is taken first: messages for this very client
+        // (its own keyspace events) come after the reply, as pushes that
+        // come while a command runs do in Redis 7.2; 7.0 would put them
+        // inside the reply's array.
+        let seq = conn.reserve(crate::gather::Gather {
+            combine: Combine::Single,
+            parts: vec![None],
+            remaining: 1,
+            barrier: false,
+        });
         let mut replies = Vec::with_capacity(items.len());
         for item in items {
             let reply = match item {
@@ -266,7 +276,11 @@ fn exec(lp: &mut EventLoop, conn: &mut Conn, slot: u32) -> Plan {
             lp.publish_signals(Some((slot, &mut *conn)));
             replies.push(reply);
         }
-        return done(Reply::Array(replies));
+        if let Some(p) = conn.slot_mut(seq) {
+            *p = crate::conn::Pending::Ready(Reply::Array(replies));
+        }
+        conn.drain_ready();
+        return crate::gather::silent();
     }
     let state = Box::new(ExecState {
         items,
