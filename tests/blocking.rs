@@ -277,3 +277,19 @@ fn a_waited_key_that_becomes_another_type_is_passed_over() {
         show(b"*2\r\n$4\r\n{a}k\r\n$1\r\ny\r\n")
     );
 }
+
+#[test]
+fn a_shorter_timeout_after_a_longer_one_is_kept() {
+    // Timeouts are looked at when the earliest is due: a client that
+    // blocks for less than those already waiting must move it earlier
+    // (else it is answered after 30 s, past the read timeout).
+    let server = tokenginx(1);
+    let mut admin = server.connect();
+    let mut long = server.connect();
+    long.send(&common::encode(&["BLPOP", A, "30"]));
+    wait_blocked(&mut admin, 1);
+    let mut short = server.connect();
+    short.send(&common::encode(&["BRPOP", B, "0.1"]));
+    assert_eq!(short.reply(), b"*-1\r\n");
+    assert_eq!(blocked_clients(&mut admin), 1);
+}

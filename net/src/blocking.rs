@@ -120,12 +120,19 @@ impl EventLoop {
             .iter()
             .map(|k| (db, k.clone()))
             .collect();
+        let deadline = if timeout == 0 { 0 } else { self.now + timeout };
+        if deadline != 0 {
+            let next = self
+                .next_block_deadline
+                .map_or(deadline, |n| n.min(deadline));
+            self.next_block_deadline = Some(next);
+        }
         conn.blocked = Some(Box::new(Blocked {
             seq,
             cmd,
             args,
             keys,
-            deadline: if timeout == 0 { 0 } else { self.now + timeout },
+            deadline,
             registered: false,
             attempting: false,
             again: false,

@@ -221,7 +221,10 @@ impl EventLoop {
                 self.tick();
             }
             self.handle_signals();
-            if !self.blocked.is_empty() {
+            // Blocked clients are looked at only when one may be due, not
+            // on every iteration: thousands may wait in BLPOP.
+            let due = self.next_block_deadline.is_some_and(|d| self.now > d);
+            if !self.blocked.is_empty() && (due || self.stopping) {
                 self.next_block_deadline = self.expire_blocked();
             }
             self.wake_peers();
