@@ -181,24 +181,20 @@ impl EventLoop {
         };
         conn.last_cmd = full_name(spec.name, &args);
         if !conn.authenticated && !spec.has(proto::table::flags::NO_AUTH) {
-            conn.reply(Reply::error(errors::NOAUTH));
-            return;
+            return self.reject(conn, spec, errors::NOAUTH.to_string());
         }
         if !spec.arity_ok(args.len()) {
-            conn.reply(Reply::error(errors::wrong_arity(spec.name)));
-            conn.abort_multi();
-            return;
+            return self.reject(conn, spec, errors::wrong_arity(spec.name));
         }
         if conn.subs.is_some()
             && conn.proto == proto::Protocol::Resp2
             && !allowed_subscribed(spec, conn.last_cmd)
         {
-            conn.reply(Reply::error(format!(
+            let error = format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 conn.last_cmd
-            )));
-            conn.abort_multi();
-            return;
+            );
+            return self.reject(conn, spec, error);
         }
         if conn.multi.is_some() {
             let request = ParsedRequest {
@@ -211,6 +207,23 @@ impl EventLoop {
             return self.dispatch_now(conn, slot, spec, args);
         }
         self.dispatch_now(conn, slot, spec, args)
+    }
+
+    /// Refuses a command before it runs; an open transaction is aborted.
+    /// A refused EXEC discards the transaction (and its watches) and says
+    /// why, as Redis's `rejectCommand` does, even outside MULTI.
+    fn reject(&mut self, conn: &mut Conn, spec: &proto::CommandSpec, error: String) {
+        if spec.id != CommandId::Conn(proto::ConnCmd::Exec) {
+            conn.reply(Reply::error(error));
+            conn.abort_multi();
+            return;
+        }
+        conn.multi = None;
+        self.unwatch_all(conn);
+        let reason = error.strip_prefix("ERR ").unwrap_or(&error);
+        conn.reply(Reply::error(format!(
+            "EXECABORT Transaction discarded because of: {reason}"
+        )));
     }
 
     fn dispatch_now(
