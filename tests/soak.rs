@@ -116,7 +116,7 @@ fn producer(port: u16, id: usize, stop: Arc<AtomicBool>, watch_ok: Arc<AtomicU64
 /// and sometimes abandons a blocked command by disconnecting.
 fn consumer(port: u16, id: usize, stop: Arc<AtomicBool>, abandoned: Arc<AtomicU64>) -> Vec<String> {
     let mut c = connect(port);
-    let mut rng = Rng(0x51ed_27 + id as u64 * 7919);
+    let mut rng = Rng(0x51ed_2700 + id as u64 * 7919);
     let mut got = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         match rng.below(10) {
