@@ -20,7 +20,11 @@
 pub mod cmd;
 pub mod exec;
 pub mod key;
+pub mod evict;
 pub mod keyspace;
+pub mod memory;
+#[cfg(test)]
+mod memory_tests;
 pub mod shard;
 pub mod signals;
 pub mod value;
