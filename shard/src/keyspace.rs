@@ -196,6 +196,9 @@ impl Db {
                 let (old, _) = o.remove();
                 *len -= 1;
                 *used -= node_bytes(&old);
+                // An emptied table keeps its buckets here (the borrow
+                // checker cannot release it in this branch); they stay
+                // charged, and the next key stored in the slot reuses them.
                 if let Some(l) = lfu {
                     l.on_remove(segment_of(old.key.stamp()));
                 }
@@ -404,6 +407,9 @@ impl Db {
                 self.tables[i].insert_unique(hash, node, |n| hasher.hash_one(&*n.key));
                 self.len += 1;
                 self.charge_growth(i, capacity);
+                if self.lfu.is_some() {
+                    self.lfu_maintain(now);
+                }
                 None
             }
         }
@@ -465,6 +471,9 @@ impl Db {
                 self.tables[i].insert_unique(hash, node, |n| hasher.hash_one(&*n.key));
                 self.len += 1;
                 self.charge_growth(i, capacity);
+                if self.lfu.is_some() {
+                    self.lfu_maintain(now);
+                }
             }
         }
     }
@@ -479,6 +488,7 @@ impl Db {
         };
         let (old, _) = o.remove();
         self.uncharge(&old);
+        self.release_if_empty(i);
         let old = old.entry;
         self.forget(i, &old);
         if old.is_expired(now) {
@@ -486,6 +496,16 @@ impl Db {
             None
         } else {
             Some(old)
+        }
+    }
+
+    /// Gives an emptied slot table's buckets back: tables never shrink on
+    /// their own, and eviction must be able to free what keys made grow.
+    fn release_if_empty(&mut self, i: usize) {
+        let table = &mut self.tables[i];
+        if table.is_empty() && table.capacity() != 0 {
+            self.used -= slot_table_bytes(table.capacity());
+            *table = Table::new();
         }
     }
 
@@ -606,6 +626,7 @@ impl Db {
             });
             let gone = before - table.len();
             self.volatile[i] -= dropped_ttl;
+            self.release_if_empty(i);
             self.volatile_len -= dropped_ttl as usize;
             self.len -= gone;
             removed += gone;

@@ -18,9 +18,9 @@
 //! the cross-core rings, and this crate executes them.
 
 pub mod cmd;
+pub mod evict;
 pub mod exec;
 pub mod key;
-pub mod evict;
 pub mod keyspace;
 pub mod memory;
 #[cfg(test)]

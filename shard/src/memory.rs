@@ -147,7 +147,9 @@ impl<T: Measure> Tracked<T> {
 
     /// What the collection takes, measured now (walks every element).
     pub fn exact(&self) -> usize {
-        alloc_size(std::mem::size_of::<Self>()) + self.inner.fixed_bytes() + self.inner.element_bytes()
+        alloc_size(std::mem::size_of::<Self>())
+            + self.inner.fixed_bytes()
+            + self.inner.element_bytes()
     }
 
     /// Updates and returns the charge after a write.
@@ -166,7 +168,8 @@ impl<T: Measure> Tracked<T> {
             (self.counted_bytes as u128 * len as u128 / self.counted_len as u128) as usize
         };
         // The box the collection lives in, its tables, its elements.
-        self.charged = alloc_size(std::mem::size_of::<Self>()) + self.inner.fixed_bytes() + elements;
+        self.charged =
+            alloc_size(std::mem::size_of::<Self>()) + self.inner.fixed_bytes() + elements;
         self.charged
     }
 }
@@ -234,7 +237,17 @@ mod tests {
 
     #[test]
     fn size_classes_follow_the_allocator() {
-        let cases = [(0, 0), (1, 8), (8, 8), (9, 16), (64, 64), (65, 80), (100, 112), (256, 256), (257, 320)];
+        let cases = [
+            (0, 0),
+            (1, 8),
+            (8, 8),
+            (9, 16),
+            (64, 64),
+            (65, 80),
+            (100, 112),
+            (256, 256),
+            (257, 320),
+        ];
         for (n, want) in cases {
             assert_eq!(alloc_size(n), want, "{n}");
         }

@@ -87,4 +87,3 @@ fn expired_keys_are_uncharged() {
     run(s, NOW + 100, &["get", "lazy"]);
     check(s, "lazy expiry");
 }
-

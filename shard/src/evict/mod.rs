@@ -20,6 +20,8 @@
 //! - random and ttl policies sample too; `volatile-*` policies only ever
 //!   look at keys with a TTL.
 
+#[cfg(test)]
+mod policy_tests;
 pub mod sketch;
 pub mod tinylfu;
 mod victims;
@@ -79,7 +81,10 @@ impl Policy {
     pub fn volatile_only(self) -> bool {
         matches!(
             self,
-            Policy::VolatileLru | Policy::VolatileLfu | Policy::VolatileRandom | Policy::VolatileTtl
+            Policy::VolatileLru
+                | Policy::VolatileLfu
+                | Policy::VolatileRandom
+                | Policy::VolatileTtl
         )
     }
 

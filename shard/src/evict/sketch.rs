@@ -213,7 +213,11 @@ mod tests {
     fn doorkeeper_absorbs_first_access() {
         let mut f = Frequency::new(1024);
         f.record(h(3));
-        assert_eq!(f.sketch.estimate(h(3)), 0, "one-hit keys stay out of the sketch");
+        assert_eq!(
+            f.sketch.estimate(h(3)),
+            0,
+            "one-hit keys stay out of the sketch"
+        );
         assert_eq!(f.estimate(h(3)), 1);
         f.record(h(3));
         assert_eq!(f.estimate(h(3)), 2);

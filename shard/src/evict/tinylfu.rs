@@ -18,6 +18,10 @@ pub struct TinyLfu {
     /// Keys that entered the window, oldest first. An entry whose key was
     /// since removed or left the window is skipped when it comes up.
     pub window: VecDeque<Key>,
+    /// Keys that left the window for probation and have not yet faced an
+    /// admission contest, oldest first (Caffeine's "candidates" at the
+    /// probation segment's most recent end).
+    pub candidates: VecDeque<Key>,
     pub window_len: usize,
     pub protected_len: usize,
 }
@@ -27,6 +31,7 @@ impl TinyLfu {
         TinyLfu {
             freq: Frequency::new(keys),
             window: VecDeque::new(),
+            candidates: VecDeque::new(),
             window_len: 0,
             protected_len: 0,
         }
@@ -76,6 +81,7 @@ impl TinyLfu {
 
     /// Memory the structure itself takes.
     pub fn bytes(&self) -> usize {
-        self.freq.bytes() + self.window.capacity() * std::mem::size_of::<Key>()
+        self.freq.bytes()
+            + (self.window.capacity() + self.candidates.capacity()) * std::mem::size_of::<Key>()
     }
 }

@@ -99,73 +99,94 @@ impl Db {
         }
     }
 
-    /// W-TinyLFU: a key leaving the window competes with the main area's
-    /// victim; the less frequent one is evicted.
+    /// W-TinyLFU: a key that left the window competes with the probation
+    /// segment's victim; the one the sketch says is used less is evicted.
     fn evict_tinylfu(&mut self, volatile: bool, now: u64, rng: &mut u64) -> Option<Bytes> {
         if self.lfu.is_none() {
             self.set_lfu(true);
         }
         let keys = self.len();
         self.lfu.as_mut()?.freq.fit(keys);
-        let candidate = self.window_candidate(volatile, now);
+        let candidate = self.next_candidate(volatile, now);
         let mut samples = Vec::with_capacity(SAMPLES * 2);
         self.sample(volatile, SAMPLES, rng, &mut samples);
-        // The main area's victim: the probation key idle longest; with no
-        // probation key sampled, the protected one idle longest.
-        let main = samples.iter().filter(|s| segment_of(s.stamp) != segment::WINDOW);
-        let victim = main
-            .clone()
-            .filter(|s| segment_of(s.stamp) == segment::PROBATION)
-            .max_by_key(|s| idle_ms(s.stamp, now))
-            .or_else(|| main.max_by_key(|s| idle_ms(s.stamp, now)))
-            .copied();
+        let exclude = candidate.map(|c| c.hash);
+        let oldest = |seg: u32| {
+            samples
+                .iter()
+                .filter(|s| segment_of(s.stamp) == seg && Some(s.hash) != exclude)
+                .max_by_key(|s| idle_ms(s.stamp, now))
+                .copied()
+        };
+        // Probation first; then protected; the window only when nothing else.
+        let victim = oldest(segment::PROBATION)
+            .or_else(|| oldest(segment::PROTECTED))
+            .or_else(|| oldest(segment::WINDOW));
         self.demote_protected(&samples, now);
         match (candidate, victim) {
             (Some(c), Some(v)) => {
                 let lfu = self.lfu.as_ref()?;
-                let (cf, vf) = (lfu.freq.estimate(c.hash), lfu.freq.estimate(v.hash));
-                if cf > vf {
-                    self.move_to(&c, segment::PROBATION);
+                if lfu.freq.estimate(c.hash) > lfu.freq.estimate(v.hash) {
                     self.evict_sample(&v, now)
                 } else {
                     self.evict_sample(&c, now)
                 }
             }
-            (Some(c), None) => self.evict_sample(&c, now),
-            (None, Some(v)) => self.evict_sample(&v, now),
-            // Only window keys were sampled: the oldest of those.
-            (None, None) => {
-                let s = *samples.iter().max_by_key(|s| idle_ms(s.stamp, now))?;
-                self.evict_sample(&s, now)
+            (Some(s), None) | (None, Some(s)) => self.evict_sample(&s, now),
+            (None, None) => None,
+        }
+    }
+
+    /// Window overflow, run as keys are added under an LFU policy: the
+    /// oldest window keys move to probation as admission candidates.
+    pub(crate) fn lfu_maintain(&mut self, now: u64) {
+        let cap = TinyLfu::window_cap(self.len());
+        loop {
+            let Some(lfu) = self.lfu.as_mut() else {
+                return;
+            };
+            if lfu.window_len <= cap {
+                return;
+            }
+            let Some(key) = lfu.window.pop_front() else {
+                lfu.window_len = 0;
+                return;
+            };
+            let Some(s) = self.sample_of(&key, now) else {
+                continue;
+            };
+            if segment_of(s.stamp) != segment::WINDOW {
+                continue;
+            }
+            self.move_to(&s, segment::PROBATION);
+            let lfu = self.lfu.as_mut().expect("checked above");
+            lfu.candidates.push_back(key);
+            // Candidates nobody contested for long are simply admitted.
+            if lfu.candidates.len() > cap {
+                lfu.candidates.pop_front();
             }
         }
     }
 
-    /// The oldest key of an over-full window, if any. Under a volatile
-    /// policy, keys without TTL leaving the window go to probation unchallenged.
-    fn window_candidate(&mut self, volatile: bool, now: u64) -> Option<Sample> {
+    fn sample_of(&self, key: &[u8], now: u64) -> Option<Sample> {
+        let node = self.peek(key, now)?;
+        Some(Sample {
+            table: (proto::slot::key_slot(key) - self.slots().start) as u32,
+            hash: self.hash(key),
+            stamp: node.key.stamp(),
+            expire_at: node.entry.expire_at,
+        })
+    }
+
+    /// The oldest admission candidate still in probation. Under a volatile
+    /// policy, candidates without TTL are admitted unchallenged.
+    fn next_candidate(&mut self, volatile: bool, now: u64) -> Option<Sample> {
         loop {
-            let cap = TinyLfu::window_cap(self.len());
-            let lfu = self.lfu.as_mut()?;
-            if lfu.window_len <= cap {
-                return None;
-            }
-            let key = lfu.window.pop_front()?;
-            let hash = self.hash(&key);
-            let Some(node) = self.peek(&key, now) else {
+            let key = self.lfu.as_mut()?.candidates.pop_front()?;
+            let Some(s) = self.sample_of(&key, now) else {
                 continue;
             };
-            if segment_of(node.key.stamp()) != segment::WINDOW {
-                continue;
-            }
-            let s = Sample {
-                table: (proto::slot::key_slot(&key) - self.slots().start) as u32,
-                hash,
-                stamp: node.key.stamp(),
-                expire_at: node.entry.expire_at,
-            };
-            if volatile && s.expire_at == 0 {
-                self.move_to(&s, segment::PROBATION);
+            if segment_of(s.stamp) != segment::PROBATION || (volatile && s.expire_at == 0) {
                 continue;
             }
             return Some(s);
@@ -178,7 +199,8 @@ impl Db {
             return;
         };
         let from = segment_of(node.key.stamp());
-        node.key.set_stamp(stamp(0, seg) | (node.key.stamp() & !segment::MASK));
+        node.key
+            .set_stamp(stamp(0, seg) | (node.key.stamp() & !segment::MASK));
         if let Some(l) = self.lfu.as_mut() {
             l.on_remove(from);
             match seg {
@@ -192,7 +214,10 @@ impl Db {
     /// Protected overflow: the sampled protected key idle longest falls
     /// back to probation.
     fn demote_protected(&mut self, samples: &[Sample], now: u64) {
-        let over = self.lfu.as_ref().is_some_and(|l| l.protected_over(self.len()));
+        let over = self
+            .lfu
+            .as_ref()
+            .is_some_and(|l| l.protected_over(self.len()));
         if !over {
             return;
         }
