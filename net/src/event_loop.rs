@@ -131,6 +131,10 @@ impl EventLoop {
         let mut shard = Shard::new(id, shared.config.shards);
         shard.max_string_len = shared.config.max_bulk_len;
         let runtime = Runtime::new(&shared.config);
+        shard.set_memory_limit(
+            runtime.maxmemory_share(shared.config.shards),
+            runtime.maxmemory_policy,
+        );
         let limits = proto::Limits {
             max_bulk_len: shared.config.max_bulk_len,
             ..proto::Limits::default()
@@ -323,6 +327,9 @@ impl EventLoop {
                 break;
             }
         }
+        // Memory can also exceed the share without a write (the limit was
+        // lowered, a collection was rewritten): evict here too.
+        self.shard.make_room(self.now);
     }
 
     /// One iteration of shutdown; true when this loop may exit.

@@ -41,6 +41,8 @@ pub enum Fanout {
     AllRandom,
     /// SCAN: the shard owning the cursor's slot runs it.
     Scan,
+    /// OBJECT: the owner of the key after the subcommand, if there is one.
+    SecondKey,
 }
 
 pub fn fanout(cmd: ShardCmd) -> Fanout {
@@ -68,6 +70,7 @@ pub fn fanout(cmd: ShardCmd) -> Fanout {
         Keys => Fanout::AllConcat,
         Randomkey => Fanout::AllRandom,
         Scan => Fanout::Scan,
+        Object => Fanout::SecondKey,
     }
 }
 
@@ -182,6 +185,10 @@ pub fn plan(cmd: ShardCmd, args: Vec<Bytes>, shards: usize, here: usize) -> Plan
                 None => Plan::single(here, command(args)),
             }
         }
+        Fanout::SecondKey => match args.get(2) {
+            Some(key) => Plan::single(shard_of_key(key, shards), command(args)),
+            None => Plan::single(here, command(args)),
+        },
         Fanout::KeysSum => split_keys(cmd, args, shards, 1, Combine::SumInt),
         Fanout::Mget => {
             let mut positions = vec![Vec::new(); shards];

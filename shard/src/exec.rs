@@ -5,7 +5,7 @@
 //! The match has no catch-all arm: a command declared in the table without
 //! an executor does not compile.
 
-use crate::cmd::{hashes, keys, lists, sets, strings, zsets};
+use crate::cmd::{hashes, keys, lists, object, sets, strings, zsets};
 use crate::keyspace::Db;
 use crate::shard::Shard;
 use bytes::Bytes;
@@ -81,6 +81,7 @@ fn dispatch(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
         Rename => keys::rename(ctx, args),
         Renamenx => keys::renamenx(ctx, args),
         Randomkey => keys::randomkey(ctx, args),
+        Object => object::object(ctx, args),
         Dbsize => keys::dbsize(ctx, args),
         Flushdb => keys::flushdb(ctx, args),
         Flushall => keys::flushall(ctx, args),

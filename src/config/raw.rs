@@ -40,6 +40,8 @@ pub struct RawLimits {
     pub proto_max_bulk_len: IntOrText,
     pub client_query_buffer_limit: IntOrText,
     pub client_output_buffer_limit_normal: String,
+    pub maxmemory: IntOrText,
+    pub maxmemory_policy: String,
 }
 
 #[derive(Debug, Deserialize)]
