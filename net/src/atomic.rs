@@ -81,6 +81,25 @@ impl EventLoop {
         self.send_tx(shard, id, 0, db, ShardOp::Hold);
     }
 
+    /// Sends an operation that answers nothing (WATCH bookkeeping).
+    pub(crate) fn send_untracked(&mut self, shard: usize, op: ShardOp) {
+        let reply_to = ReplyTo {
+            shard: self.id,
+            conn: 0,
+            generation: 0,
+            seq: u64::MAX,
+            part: 0,
+            tx: 0,
+        };
+        self.stats.cross_shard_requests += 1;
+        self.peers[shard].send(Message::Request {
+            reply_to,
+            db: 0,
+            op,
+        });
+        self.to_wake[shard] = true;
+    }
+
     fn send_tx(&mut self, shard: usize, id: u64, part: usize, db: usize, op: ShardOp) {
         let reply_to = ReplyTo {
             shard: self.id,
@@ -129,6 +148,10 @@ impl EventLoop {
         let Some(tx) = self.txs.get_mut(&id) else {
             return;
         };
+        // EXEC runs each queued command in the database it was queued in.
+        if let Combine::Exec(state) = &combine {
+            tx.db = state.db;
+        }
         tx.parts = (0..parts.len()).map(|_| None).collect();
         tx.remaining = parts.len();
         tx.combine = Some(combine);
@@ -220,7 +243,17 @@ impl EventLoop {
                 }
                 return;
             }
-            op => self.run_op(db as usize, op),
+            op => {
+                let silent = matches!(
+                    op,
+                    ShardOp::Watch { .. } | ShardOp::Unwatch { check: false, .. }
+                );
+                let reply = self.run_op(db as usize, op);
+                if silent {
+                    return;
+                }
+                reply
+            }
         };
         self.peers[reply_to.shard].send(Message::Response { reply_to, reply });
         self.to_wake[reply_to.shard] = true;

@@ -94,6 +94,8 @@ pub enum Combine {
     MsetnxDone,
     /// Cross-shard RENAME.
     Rename(RenameStep),
+    /// A transaction's EXEC, from command to command (multi.rs).
+    Exec(Box<crate::multi::ExecState>),
     /// INFO over every shard's counters.
     Info(crate::info::InfoRequest),
     /// CLIENT LIST lines of every shard plus the caller's own, by id,
@@ -427,6 +429,7 @@ pub fn finish(combine: Combine, parts: Vec<Option<ShardReply>>) -> Next {
             other => other,
         },
         Combine::Rename(step) => rename_step(step, parts.into_iter().next().flatten()),
+        Combine::Exec(state) => crate::multi::step(state, parts),
         Combine::Info(request) => {
             let stats = parts
                 .into_iter()
