@@ -24,7 +24,7 @@ const CACHE: usize = (KEYS / 10) as usize;
 const SKEW: f64 = 0.99;
 const SCAN_EVERY: usize = 50_000;
 const SCAN_LEN: usize = 20_000;
-const SEED: u64 = 0x5EED_0F_7E57;
+const SEED: u64 = 0x005E_ED0F_7E57;
 
 /// splitmix64: a small, well-mixed deterministic generator.
 struct Rng(u64);
