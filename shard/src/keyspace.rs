@@ -251,10 +251,15 @@ impl Db {
 
     /// Charges the size changes of values written in place since the last
     /// call. The dispatcher calls it after every command.
+    #[inline]
     pub fn settle(&mut self) {
-        if self.dirty.is_empty() {
-            return;
+        if !self.dirty.is_empty() {
+            self.settle_dirty();
         }
+    }
+
+    #[cold]
+    fn settle_dirty(&mut self) {
         let dirty = std::mem::take(&mut self.dirty);
         for (i, (key, charged)) in dirty.iter().enumerate() {
             // A key looked up twice was charged as of the first lookup.
@@ -277,11 +282,15 @@ impl Db {
 
     /// Before replacing or removing `key`: settles its pending in-place
     /// change, so that what is taken off is what was charged.
-    #[inline]
+    #[inline(always)]
     fn settle_key(&mut self, key: &[u8]) {
-        if self.dirty.is_empty() {
-            return;
+        if !self.dirty.is_empty() {
+            self.settle_dirty_key(key);
         }
+    }
+
+    #[cold]
+    fn settle_dirty_key(&mut self, key: &[u8]) {
         if let Some(pos) = self.dirty.iter().position(|(k, _)| **k == *key) {
             let (k, charged) = self.dirty.swap_remove(pos);
             self.settle_one(&k, charged);
@@ -339,6 +348,12 @@ impl Db {
         self.tables[i]
             .find(self.hash(key), |n| *n.key == *key)
             .is_some_and(|n| !n.entry.is_expired(now))
+    }
+
+    /// Looks a live key up to read it without counting a hit or miss (a
+    /// write command's check of the old value).
+    pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        self.find(key, now, Count::No).map(|n| &n.entry)
     }
 
     /// Whether a live key exists (no hit/miss counted).

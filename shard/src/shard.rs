@@ -69,6 +69,7 @@ impl Shard {
         self.dbs_mut().for_each(|db| db.set_lfu(policy.is_lfu()));
     }
 
+    #[inline]
     pub fn maxmemory(&self) -> usize {
         self.maxmemory
     }
@@ -86,10 +87,12 @@ impl Shard {
     /// Redis does before a command that may grow memory. Returns false when
     /// it is still over (no eviction policy, or no key the policy may
     /// evict): the command must then be refused.
+    #[inline]
     pub fn make_room(&mut self, now: u64) -> bool {
-        if self.maxmemory == 0 {
-            return true;
-        }
+        self.maxmemory == 0 || self.evict_to_limit(now)
+    }
+
+    fn evict_to_limit(&mut self, now: u64) -> bool {
         while self.used_memory() > self.maxmemory {
             if self.policy == Policy::NoEviction {
                 return false;
