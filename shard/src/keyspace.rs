@@ -75,7 +75,9 @@ pub struct Db {
     /// `expired_keys` (for `expired` notifications and WATCH).
     pub track_expired: bool,
     pub expired_keys: Vec<bytes::Bytes>,
-    /// Estimated bytes this database holds (see memory.rs).
+    /// Estimated bytes this database holds (see memory.rs). Updated with
+    /// saturating arithmetic: a bookkeeping slip must never wrap into a
+    /// huge figure that would make eviction empty the database.
     used: usize,
     /// Keys looked up for writing since the last [`Db::settle`], with the
     /// bytes their value was charged at the time.
@@ -195,7 +197,7 @@ impl Db {
             Ok(o) if o.get().entry.is_expired(now) => {
                 let (old, _) = o.remove();
                 *len -= 1;
-                *used -= node_bytes(&old);
+                *used = used.saturating_sub(node_bytes(&old));
                 // An emptied table keeps its buckets here (the borrow
                 // checker cannot release it in this branch); they stay
                 // charged, and the next key stored in the slot reuses them.
@@ -276,7 +278,7 @@ impl Db {
         let hash = self.hash(key);
         if let Some(node) = self.tables[i].find_mut(hash, |n| *n.key == *key) {
             let now_bytes = memory::remeasure(&mut node.entry);
-            self.used = self.used + now_bytes - charged;
+            self.used = (self.used + now_bytes).saturating_sub(charged);
         }
     }
 
@@ -385,7 +387,8 @@ impl Db {
     fn charge_growth(&mut self, i: usize, capacity_before: usize) {
         let after = self.tables[i].capacity();
         if after != capacity_before {
-            self.used = self.used + slot_table_bytes(after) - slot_table_bytes(capacity_before);
+            self.used = (self.used + slot_table_bytes(after))
+                .saturating_sub(slot_table_bytes(capacity_before));
         }
     }
 
@@ -410,7 +413,7 @@ impl Db {
                     seg = l.on_access(hash, seg);
                 }
                 node.key.set_stamp(stamp(now, seg));
-                self.used = self.used + added - value_bytes(&old);
+                self.used = (self.used + added).saturating_sub(value_bytes(&old));
                 self.forget_ttl(i, &old);
                 if old.is_expired(now) {
                     self.note_expired(key);
@@ -468,7 +471,8 @@ impl Db {
                     _ => {
                         let old_bytes = value_bytes(entry);
                         entry.value = Value::Str(value.into());
-                        self.used = self.used + memory::alloc_size(value.len()) - old_bytes;
+                        self.used =
+                            (self.used + memory::alloc_size(value.len())).saturating_sub(old_bytes);
                     }
                 }
                 entry.expire_at = expire_at;
@@ -528,14 +532,14 @@ impl Db {
     fn release_if_empty(&mut self, i: usize) {
         let table = &mut self.tables[i];
         if table.is_empty() && table.capacity() != 0 {
-            self.used -= slot_table_bytes(table.capacity());
+            self.used = self.used.saturating_sub(slot_table_bytes(table.capacity()));
             *table = Table::new();
         }
     }
 
     /// Takes a removed node's bytes and segment off the books.
     fn uncharge(&mut self, node: &Node) {
-        self.used -= node_bytes(node);
+        self.used = self.used.saturating_sub(node_bytes(node));
         if let Some(l) = &mut self.lfu {
             l.on_remove(segment_of(node.key.stamp()));
         }
@@ -638,7 +642,7 @@ impl Db {
                 let keep = !n.entry.is_expired(now);
                 if !keep {
                     dropped_ttl += 1;
-                    *used -= node_bytes(n);
+                    *used = used.saturating_sub(node_bytes(n));
                     if let Some(l) = lfu {
                         l.on_remove(segment_of(n.key.stamp()));
                     }

@@ -171,6 +171,10 @@ mod tests {
         assert_eq!(run(s, NOW, &["object", "refcount", "big"]), int(1));
         assert_eq!(run(s, NOW, &["object", "refcount", "nokey"]), Reply::Nil);
         assert_eq!(run(s, NOW + 7_500, &["object", "idletime", "n"]), int(7));
+        // OBJECT itself does not count as an access; TOUCH and reads do.
+        assert_eq!(run(s, NOW + 7_500, &["object", "idletime", "n"]), int(7));
+        run(s, NOW + 5_000, &["touch", "n"]);
+        assert_eq!(run(s, NOW + 7_500, &["object", "idletime", "n"]), int(2));
         assert_eq!(run(s, NOW, &["object", "freq", "n"]), err(NO_LFU));
         s.set_memory_limit(0, Policy::AllkeysLfu);
         assert_eq!(run(s, NOW, &["object", "idletime", "n"]), err(LFU_ON));
