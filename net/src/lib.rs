@@ -11,6 +11,7 @@
 //!   connection and server commands.
 
 mod atomic;
+mod blocking;
 mod bufring;
 mod client_cmd;
 mod command_cmd;
@@ -25,11 +26,14 @@ mod info;
 mod mesh;
 mod multi;
 mod ops;
+mod pubsub;
+mod pubsub_cmd;
 mod requests;
 mod server;
 mod shard_ops;
 mod signals;
 
 pub use config::{OutputLimit, ServerConfig};
+pub use config_cmd::parse_notify_flags;
 pub(crate) use server::Shared;
 pub use server::{ServerHandle, ShutdownTrigger};

@@ -5,7 +5,7 @@
 //! The match has no catch-all arm: a command declared in the table without
 //! an executor does not compile.
 
-use crate::cmd::{hashes, keys, lists, object, sets, strings, zsets};
+use crate::cmd::{blocking, hashes, keys, lists, object, sets, strings, zsets};
 use crate::keyspace::Db;
 use crate::shard::Shard;
 use bytes::Bytes;
@@ -141,5 +141,7 @@ fn dispatch(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
         Ltrim => lists::ltrim(ctx, args),
         Lpos => lists::lpos(ctx, args),
         Linsert => lists::linsert(ctx, args),
+        Blpop => blocking::blpop(ctx, args),
+        Brpop => blocking::brpop(ctx, args),
     }
 }

@@ -445,8 +445,8 @@ impl Db {
     /// Stores a string under `key`, replacing any value, in one lookup.
     /// When the old value is a string of the same length its memory is
     /// reused: overwriting a session or token of fixed size then allocates
-    /// nothing.
-    pub fn set_str(&mut self, key: &[u8], value: &[u8], expire_at: u64, now: u64) {
+    /// nothing. Returns whether the key was created (it was missing or expired).
+    pub fn set_str(&mut self, key: &[u8], value: &[u8], expire_at: u64, now: u64) -> bool {
         self.settle_key(key);
         let i = self.index(key);
         let hash = self.hash(key);
@@ -483,6 +483,7 @@ impl Db {
                 if expired {
                     self.note_expired(key);
                 }
+                expired
             }
             Slot::Vacant(_) => {
                 let mut key_box = Key::new(key);
@@ -502,6 +503,7 @@ impl Db {
                 if self.lfu.is_some() {
                     self.lfu_maintain(now);
                 }
+                true
             }
         }
     }
