@@ -197,3 +197,37 @@ fn limit_from_the_environment_and_per_shard_figures() {
         b"-ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.\r\n".to_vec()
     );
 }
+
+#[test]
+fn evictions_are_published_as_keyspace_events() {
+    let server = tokenginx(2);
+    let mut c = server.connect();
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Ee"]),
+        b"+OK\r\n"
+    );
+    let mut subscriber = server.connect();
+    assert_eq!(
+        subscriber.cmd(&["SUBSCRIBE", "__keyevent@0__:evicted"]),
+        b"*3\r\n$9\r\nsubscribe\r\n$22\r\n__keyevent@0__:evicted\r\n:1\r\n"
+    );
+    assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "2mb"]), b"+OK\r\n");
+    let value = "e".repeat(1000);
+    let mut i = 0;
+    while info_field(&mut c, "stats", "evicted_keys") == 0 {
+        for _ in 0..500 {
+            assert_eq!(set(&mut c, &format!("k:{i}"), &value, None), b"+OK\r\n");
+            i += 1;
+        }
+        assert!(i < 100_000, "nothing evicted after {i} writes");
+    }
+    // The first eviction's message names a key that is gone.
+    let message = String::from_utf8_lossy(&subscriber.reply()).to_string();
+    assert!(
+        message.starts_with("*3\r\n$7\r\nmessage\r\n$22\r\n__keyevent@0__:evicted\r\n"),
+        "{message}"
+    );
+    let key = message.lines().nth(6).expect("the key").to_string();
+    assert!(key.starts_with("k:"), "{message}");
+    assert_eq!(c.cmd(&["EXISTS", &key]), b":0\r\n");
+}
