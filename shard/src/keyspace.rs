@@ -376,7 +376,7 @@ impl Db {
     #[inline]
     fn new_stamp(&mut self, hash: u64, key: &[u8], now: u64) -> u32 {
         let seg = match &mut self.lfu {
-            Some(l) => l.on_insert(hash, key),
+            Some(l) => l.on_insert(hash, key, now),
             None => segment::PROBATION,
         };
         stamp(now, seg)

@@ -202,3 +202,21 @@ fn eviction_keeps_the_shard_under_its_share_and_signals() {
         crate::cmd::testing::int(1)
     );
 }
+
+#[test]
+fn tinylfu_window_queue_stays_bounded_under_churn() {
+    let mut db = Db::new(0..16384);
+    db.set_lfu(true);
+    for i in 0..10_000 {
+        let key = format!("s{i}");
+        put(&mut db, &key, 0, NOW);
+        db.remove(key.as_bytes(), NOW);
+    }
+    let lfu = db.lfu.as_ref().unwrap();
+    assert!(
+        lfu.window.len() <= 2 + 64,
+        "{} stale window entries",
+        lfu.window.len()
+    );
+    assert_eq!(lfu.window_len, 0);
+}

@@ -1,7 +1,10 @@
 //! W-TinyLFU bookkeeping for one database: the frequency filter, the
 //! admission window and the segment sizes. The keys themselves stay in the
 //! keyspace; a key's segment lives in its stamp (see the parent module),
-//! and the window is a FIFO of key copies (1% of the keys).
+//! and the window is a queue of key copies (1% of the keys) run as a CLOCK:
+//! a key used since it was queued gets a second pass instead of leaving,
+//! which approximates the window LRU of W-TinyLFU without touching the
+//! queue on every access.
 
 use super::segment;
 use super::sketch::Frequency;
@@ -61,10 +64,14 @@ impl TinyLfu {
         }
     }
 
-    /// A new key was stored: it enters the window.
-    pub fn on_insert(&mut self, hash: u64, key: &[u8]) -> u32 {
+    /// A new key was stored at `now`: it enters the window. The queued
+    /// copy carries the stamp it entered with, so that leaving the window
+    /// can tell whether the key was used since (see `lfu_maintain`).
+    pub fn on_insert(&mut self, hash: u64, key: &[u8], now: u64) -> u32 {
         self.freq.record(hash);
-        self.window.push_back(Key::new(key));
+        let mut queued = Key::new(key);
+        queued.set_stamp(super::stamp(now, segment::WINDOW));
+        self.window.push_back(queued);
         self.window_len += 1;
         segment::WINDOW
     }

@@ -145,7 +145,10 @@ impl Db {
             let Some(lfu) = self.lfu.as_mut() else {
                 return;
             };
-            if lfu.window_len <= cap {
+            // Keys deleted while in the window leave stale entries behind;
+            // trimming the queue when it outgrows the window keeps it bounded
+            // under create-and-delete churn.
+            if lfu.window_len <= cap && lfu.window.len() <= 2 * cap + 64 {
                 return;
             }
             let Some(key) = lfu.window.pop_front() else {
@@ -156,6 +159,15 @@ impl Db {
                 continue;
             };
             if segment_of(s.stamp) != segment::WINDOW {
+                continue;
+            }
+            let lfu = self.lfu.as_mut().expect("checked above");
+            if s.stamp != key.stamp() && lfu.window_len <= 2 * cap {
+                // Used since it was queued: a second pass, as recent as
+                // its last use (CLOCK), unless the window is far over.
+                let mut again = key;
+                again.set_stamp(s.stamp);
+                lfu.window.push_back(again);
                 continue;
             }
             self.move_to(&s, segment::PROBATION);
