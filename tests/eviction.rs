@@ -231,3 +231,34 @@ fn evictions_are_published_as_keyspace_events() {
     assert!(key.starts_with("k:"), "{message}");
     assert_eq!(c.cmd(&["EXISTS", &key]), b":0\r\n");
 }
+
+#[test]
+fn exec_with_writes_is_refused_whole_when_over_the_limit() {
+    let server = tokenginx(1);
+    let mut admin = server.connect();
+    assert_eq!(
+        admin.cmd(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]),
+        b"+OK\r\n"
+    );
+    let mut c = server.connect();
+    assert_eq!(c.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["SET", "a", "1"]), b"+QUEUED\r\n");
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "maxmemory", "1"]), b"+OK\r\n");
+    // Redis's words; the transaction is gone.
+    assert_eq!(
+        c.cmd(&["EXEC"]),
+        b"-EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.\r\n".to_vec()
+    );
+    assert_eq!(c.cmd(&["EXEC"]), b"-ERR EXEC without MULTI\r\n");
+    assert_eq!(c.cmd(&["EXISTS", "a"]), b":0\r\n");
+    // Inside MULTI even reads are refused while over (queueing takes memory).
+    assert_eq!(c.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["GET", "a"]), OOM);
+    assert_eq!(c.cmd(&["DISCARD"]), b"+OK\r\n");
+    // A transaction of reads queued before the limit still runs.
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "maxmemory", "0"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["GET", "a"]), b"+QUEUED\r\n");
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "maxmemory", "1"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["EXEC"]), b"*1\r\n$-1\r\n");
+}

@@ -53,7 +53,12 @@ impl Runtime {
 
     /// This shard's share of `maxmemory`.
     pub fn maxmemory_share(&self, shards: usize) -> usize {
-        usize::try_from(self.maxmemory / shards.max(1) as u64).unwrap_or(usize::MAX)
+        if self.maxmemory == 0 {
+            return 0;
+        }
+        // Never 0, which would mean no limit at all.
+        let share = (self.maxmemory / shards.max(1) as u64).max(1);
+        usize::try_from(share).unwrap_or(usize::MAX)
     }
 }
 

@@ -31,7 +31,10 @@ impl Ctx<'_> {
 pub fn execute(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
     // Redis's performCommand: over maxmemory, evict first, and refuse a
     // command that may grow memory if that did not bring usage down.
-    if ctx.shard.maxmemory() != 0 && cmd.spec().has(flags::DENYOOM) && !ctx.shard.make_room(ctx.now)
+    if ctx.shard.maxmemory() != 0
+        && !ctx.shard.in_exec
+        && cmd.spec().has(flags::DENYOOM)
+        && !ctx.shard.make_room(ctx.now)
     {
         return Reply::error(errors::OOM);
     }

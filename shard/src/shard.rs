@@ -45,6 +45,9 @@ pub struct Shard {
     policy: Policy,
     /// Keys evicted since start (INFO's evicted_keys).
     pub evicted: u64,
+    /// Set while a transaction runs here: its commands skip the memory
+    /// check, which EXEC made for all of them.
+    pub in_exec: bool,
 }
 
 impl Shard {
@@ -59,6 +62,7 @@ impl Shard {
             maxmemory: 0,
             policy: Policy::default(),
             evicted: 0,
+            in_exec: false,
         }
     }
 
@@ -78,9 +82,12 @@ impl Shard {
         self.policy
     }
 
-    /// Estimated bytes this shard's databases hold.
+    /// Estimated bytes this shard holds: its own structures and its
+    /// databases.
     pub fn used_memory(&self) -> usize {
-        self.dbs().map(|(_, db)| db.used_memory()).sum()
+        std::mem::size_of::<Shard>()
+            + self.dbs.capacity() * std::mem::size_of::<Option<Box<Db>>>()
+            + self.dbs().map(|(_, db)| db.used_memory()).sum::<usize>()
     }
 
     /// Evicts keys until the shard is within its share of `maxmemory`, as
