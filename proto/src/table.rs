@@ -226,6 +226,7 @@ command_table! {
         Rename "rename" 3 [WRITE] (1 2 1) generic "Renames a key and overwrites the destination.";
         Renamenx "renamenx" 3 [WRITE FAST] (1 2 1) generic "Renames a key only when the target key name doesn't exist.";
         Randomkey "randomkey" 1 [READONLY RANDOM] (0 0 0) generic "Returns a random key name from the database.";
+        Object "object" -2 [READONLY] (2 2 1) generic "A container for object introspection commands.";
         Dbsize "dbsize" 1 [READONLY FAST] (0 0 0) server "Returns the number of keys in the database.";
         Flushdb "flushdb" -1 [WRITE] (0 0 0) server "Remove all keys from the current database.";
         Flushall "flushall" -1 [WRITE] (0 0 0) server "Removes all keys from all databases.";

@@ -5,11 +5,12 @@
 //! The match has no catch-all arm: a command declared in the table without
 //! an executor does not compile.
 
-use crate::cmd::{blocking, hashes, keys, lists, sets, strings, zsets};
+use crate::cmd::{blocking, hashes, keys, lists, object, sets, strings, zsets};
 use crate::keyspace::Db;
 use crate::shard::Shard;
 use bytes::Bytes;
-use proto::{Reply, ShardCmd};
+use proto::table::flags;
+use proto::{errors, Reply, ShardCmd};
 
 /// What an executor sees: the shard, the selected database and the time.
 pub struct Ctx<'a> {
@@ -28,6 +29,21 @@ impl Ctx<'_> {
 /// Runs one command whose arity has been checked and whose keys all live on
 /// this shard. `args[0]` is the command name.
 pub fn execute(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
+    // Redis's performCommand: over maxmemory, evict first, and refuse a
+    // command that may grow memory if that did not bring usage down.
+    if ctx.shard.maxmemory() != 0
+        && !ctx.shard.in_exec
+        && cmd.spec().has(flags::DENYOOM)
+        && !ctx.shard.make_room(ctx.now)
+    {
+        return Reply::error(errors::OOM);
+    }
+    let reply = dispatch(ctx, cmd, args);
+    ctx.shard.settle(ctx.db);
+    reply
+}
+
+fn dispatch(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
     use ShardCmd::*;
     match cmd {
         Get => strings::get(ctx, args),
@@ -69,6 +85,7 @@ pub fn execute(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
         Rename => keys::rename(ctx, args),
         Renamenx => keys::renamenx(ctx, args),
         Randomkey => keys::randomkey(ctx, args),
+        Object => object::object(ctx, args),
         Dbsize => keys::dbsize(ctx, args),
         Flushdb => keys::flushdb(ctx, args),
         Flushall => keys::flushall(ctx, args),

@@ -9,6 +9,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod long_double;
+pub mod object;
 pub mod sets;
 pub mod strings;
 #[cfg(test)]
