@@ -160,3 +160,41 @@ fn shutdown_requires_auth_when_a_password_is_set() {
     assert_eq!(show(&other.cmd(&["AUTH", "pw"])), show(b"+OK\r\n"));
     assert_eq!(other.cmd(&["PING"]), b"+PONG\r\n");
 }
+
+#[test]
+fn shutdown_closes_blocked_clients_and_open_transactions_unanswered() {
+    let mut server = common::tokenginx(2);
+    let mut admin = server.connect();
+    // Blocked on keys of each shard and of both, as in Redis they see the
+    // connection close, not a timeout's null.
+    let mut blocked: Vec<Conn> = [&["{a}q"][..], &["{b}q"], &["{a}q", "{b}q"]]
+        .iter()
+        .map(|keys| {
+            let mut c = server.connect();
+            let mut args = vec!["BLPOP"];
+            args.extend_from_slice(keys);
+            args.push("0");
+            c.send(&encode(&args));
+            c
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info = String::from_utf8(admin.cmd(&["INFO", "clients"])).unwrap();
+        if info.contains("blocked_clients:3") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never saw 3 blocked clients");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut in_multi = server.connect();
+    assert_eq!(in_multi.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(in_multi.cmd(&["SET", "{a}k", "v"]), b"+QUEUED\r\n");
+    let started = Instant::now();
+    admin.send(&encode(&["SHUTDOWN"]));
+    assert_exits_zero(&mut server, started);
+    for c in &mut blocked {
+        assert_eq!(show(&c.read_to_close()), show(b""));
+    }
+    assert_eq!(show(&in_multi.read_to_close()), show(b""));
+}

@@ -184,7 +184,13 @@ impl EventLoop {
         let empty = matches!(reply, Reply::NilArray | Reply::Nil);
         let expired = b.deadline != 0 && now > b.deadline;
         if !empty || expired || stopping {
-            let reply = if empty { timed_out(b.cmd) } else { reply };
+            // Stopping with nothing popped: no reply, as Redis closes
+            // blocked clients at SHUTDOWN without answering them.
+            let reply = match (empty, expired) {
+                (false, _) => Some(reply),
+                (true, true) => Some(timed_out(b.cmd)),
+                (true, false) => None,
+            };
             return self.unblock(conn, slot, reply);
         }
         if std::mem::take(&mut b.again) {
@@ -216,7 +222,7 @@ impl EventLoop {
     }
 
     /// Ends the wait with `reply`: the client's later commands run again.
-    fn unblock(&mut self, conn: &mut Conn, slot: u32, reply: Reply) {
+    fn unblock(&mut self, conn: &mut Conn, slot: u32, reply: Option<Reply>) {
         let Some(b) = conn.blocked.take() else {
             return;
         };
@@ -224,7 +230,7 @@ impl EventLoop {
             self.forget_waits(conn.id, b.keys);
         }
         if let Some(p) = conn.slot_mut(b.seq) {
-            *p = Pending::Ready(reply);
+            *p = reply.map_or(Pending::Nothing, Pending::Ready);
         }
         self.blocked.retain(|&s| s != slot);
         conn.barrier = false;
@@ -354,8 +360,8 @@ impl EventLoop {
         self.conns[slot as usize] = Some(conn);
     }
 
-    /// Answers blocked clients whose timeout passed (or all of them when
-    /// the server stops). Returns the earliest deadline still ahead.
+    /// Answers blocked clients whose timeout passed (and lets go of all of
+    /// them, unanswered, when the server stops). Returns the earliest deadline still ahead.
     pub(crate) fn expire_blocked(&mut self) -> Option<u64> {
         let mut next: Option<u64> = None;
         for slot in self.blocked.clone() {
@@ -367,7 +373,8 @@ impl EventLoop {
                 // must never be answered before its full timeout.
                 let due = self.stopping || (b.deadline != 0 && self.now > b.deadline);
                 if due && !b.attempting {
-                    let reply = timed_out(b.cmd);
+                    let expired = b.deadline != 0 && self.now > b.deadline;
+                    let reply = expired.then(|| timed_out(b.cmd));
                     self.unblock(&mut conn, slot, reply);
                 } else if b.deadline != 0 {
                     next = Some(next.map_or(b.deadline, |n| n.min(b.deadline)));
