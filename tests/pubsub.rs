@@ -411,3 +411,18 @@ fn a_resp3_client_gets_its_own_events_of_a_transaction_after_the_reply() {
         assert_eq!(events, vec![event.to_vec(), other.to_vec()]);
     }
 }
+
+#[test]
+fn a_resp3_subscriber_waiting_in_blpop_gets_messages_at_once() {
+    check(
+        "
+        A ~1 HELLO 3
+        A 1 SUBSCRIBE ch
+        A 0 BLPOP {a}k 0
+        B 1 PUBLISH ch hi
+        A 1
+        B 1 RPUSH {a}k v
+        A 1
+        ",
+    );
+}

@@ -181,7 +181,10 @@ fn push_message(
     if conn.closing || (hard_limit > 0 && conn.output_len() >= hard_limit) {
         return false;
     }
-    if conn.pending.is_empty() {
+    // A RESP3 push is a frame of its own, allowed between any two replies:
+    // a client waiting in BLPOP gets it at once, as from Redis.
+    let waits = conn.proto == Protocol::Resp3 && conn.blocked.is_some();
+    if conn.pending.is_empty() || waits {
         encode_message(&mut conn.out, conn.proto, word, pattern, channel, message);
     } else {
         // Replies computed elsewhere are still due: a RESP2 client must not
