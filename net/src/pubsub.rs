@@ -182,8 +182,10 @@ fn push_message(
         return false;
     }
     // A RESP3 push is a frame of its own, allowed between any two replies:
-    // a client waiting in BLPOP gets it at once, as from Redis.
-    let waits = conn.proto == Protocol::Resp3 && conn.blocked.is_some();
+    // a client waiting in BLPOP gets it at once, as from Redis (unless
+    // earlier messages still wait behind a reply: order comes first).
+    let waits =
+        conn.proto == Protocol::Resp3 && conn.blocked.is_some() && conn.pending_messages == 0;
     if conn.pending.is_empty() || waits {
         encode_message(&mut conn.out, conn.proto, word, pattern, channel, message);
     } else {
