@@ -158,6 +158,11 @@ impl EventLoop {
             return;
         };
         let parts = std::mem::take(&mut tx.parts);
+        if let Combine::Together(together) = combine {
+            let (reply, put_back) = self.run_together(*together, parts);
+            self.run_tx_step(id, put_back, Combine::Ready(reply));
+            return;
+        }
         match finish(combine, parts) {
             Next::Step(parts, combine) => self.run_tx_step(id, parts, combine),
             Next::Reply(reply) => self.end_tx(id, reply),

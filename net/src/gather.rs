@@ -41,6 +41,10 @@ pub enum Fanout {
     AllRandom,
     /// SCAN: the shard owning the cursor's slot runs it.
     Scan,
+    /// Several keys read and written as one (SMOVE, SINTER..., LMOVE,
+    /// COPY): where they span shards, the executor runs on a scratch shard
+    /// holding them all (see `together.rs`).
+    Together,
 }
 
 pub fn fanout(cmd: ShardCmd) -> Fanout {
@@ -57,6 +61,8 @@ pub fn fanout(cmd: ShardCmd) -> Fanout {
         | Zscan => Fanout::OneKey,
         Lpush | Rpush | Lpushx | Rpushx | Lpop | Rpop | Lrange | Llen | Lindex | Lset | Lrem
         | Ltrim | Lpos | Linsert => Fanout::OneKey,
+        Smove | Sinter | Sintercard | Sinterstore | Sunion | Sunionstore | Sdiff | Sdiffstore
+        | Lmove | Rpoplpush | Copy => Fanout::Together,
         Del | Unlink | Exists | Touch => Fanout::KeysSum,
         Mget => Fanout::Mget,
         Mset => Fanout::Mset,
@@ -91,6 +97,9 @@ pub enum Combine {
     MsetnxDone,
     /// Cross-shard RENAME.
     Rename(RenameStep),
+    /// Keys taken from their shards for a command to run on a scratch
+    /// shard; handled by the coordinator itself (`together.rs`).
+    Together(Box<crate::together::Together>),
     /// INFO over every shard's counters.
     Info(crate::info::InfoRequest),
     /// CLIENT LIST lines of every shard plus the caller's own, by id,
@@ -158,7 +167,7 @@ impl Plan {
 }
 
 /// Decides where a table command runs. `args` passed arity checks.
-pub fn plan(cmd: ShardCmd, args: Vec<Bytes>, shards: usize, here: usize) -> Plan {
+pub fn plan(cmd: ShardCmd, args: Vec<Bytes>, shards: usize, here: usize, db: usize) -> Plan {
     let command = |a: Vec<Bytes>| ShardOp::Command(cmd, a);
     match fanout(cmd) {
         Fanout::OneKey => Plan::single(shard_of_key(&args[1], shards), command(args)),
@@ -182,6 +191,7 @@ pub fn plan(cmd: ShardCmd, args: Vec<Bytes>, shards: usize, here: usize) -> Plan
                 None => Plan::single(here, command(args)),
             }
         }
+        Fanout::Together => crate::together::plan(cmd, args, shards, here, db),
         Fanout::KeysSum => split_keys(cmd, args, shards, 1, Combine::SumInt),
         Fanout::Mget => {
             let mut positions = vec![Vec::new(); shards];
@@ -272,7 +282,7 @@ pub fn done(reply: Reply) -> Plan {
 }
 
 /// The distinct shards, in the ascending order holds are taken in.
-fn ascending(shards: &[usize]) -> Vec<usize> {
+pub(crate) fn ascending(shards: &[usize]) -> Vec<usize> {
     let mut v = shards.to_vec();
     v.sort_unstable();
     v.dedup();
@@ -420,6 +430,10 @@ pub fn finish(combine: Combine, parts: Vec<Option<ShardReply>>) -> Next {
             other => other,
         },
         Combine::Rename(step) => rename_step(step, parts.into_iter().next().flatten()),
+        // The coordinator runs these itself, never through here.
+        Combine::Together(_) => {
+            Next::Reply(Reply::error("ERR internal error: unexpected shard reply"))
+        }
         Combine::Info(request) => {
             let stats = parts
                 .into_iter()

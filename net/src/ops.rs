@@ -12,6 +12,13 @@ pub enum ShardOp {
     TakeKey(Bytes),
     /// Stores an entry, replacing any value (the second half of a cross-shard RENAME).
     PutKey(Bytes, Entry),
+    /// Removes keys and returns their entries, to run a command over keys
+    /// of several shards in one place (see `together.rs`). Each key names
+    /// its database: COPY may write to another one.
+    TakeKeys(Vec<(usize, Bytes)>),
+    /// Gives taken keys back, changed or not, with what the command
+    /// signalled about them.
+    PutBack(Box<crate::together::PutBack>),
     /// Counters for INFO.
     Stats,
     /// CLIENT LIST lines of the receiving shard's connections.
@@ -32,6 +39,7 @@ pub enum ShardOp {
 pub enum ShardReply {
     Reply(Reply),
     Entry(Option<Entry>),
+    Entries(Vec<Option<Entry>>),
     Stats(Box<ShardStats>),
     Clients(String),
     Killed(usize),

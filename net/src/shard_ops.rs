@@ -26,6 +26,15 @@ impl EventLoop {
                 self.shard.db(db).insert(&key, entry, now);
                 ShardReply::Reply(Reply::Ok)
             }
+            ShardOp::TakeKeys(keys) => ShardReply::Entries(
+                keys.iter()
+                    .map(|(db, key)| self.shard.db(*db).remove(key, now))
+                    .collect(),
+            ),
+            ShardOp::PutBack(back) => {
+                crate::together::put_back(&mut self.shard, *back, now);
+                ShardReply::Reply(Reply::Ok)
+            }
             ShardOp::Stats => ShardReply::Stats(Box::new(self.shard_stats())),
             ShardOp::ClientList => ShardReply::Clients(crate::client_cmd::list_lines(self)),
             ShardOp::ClientKill(filter) => {

@@ -5,7 +5,7 @@
 //! The match has no catch-all arm: a command declared in the table without
 //! an executor does not compile.
 
-use crate::cmd::{hashes, keys, lists, sets, strings, zsets};
+use crate::cmd::{copy, hashes, keys, listmove, lists, setops, sets, strings, zsets};
 use crate::keyspace::Db;
 use crate::shard::Shard;
 use bytes::Bytes;
@@ -68,6 +68,7 @@ pub fn execute(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
         Scan => keys::scan(ctx, args),
         Rename => keys::rename(ctx, args),
         Renamenx => keys::renamenx(ctx, args),
+        Copy => copy::copy(ctx, args),
         Randomkey => keys::randomkey(ctx, args),
         Dbsize => keys::dbsize(ctx, args),
         Flushdb => keys::flushdb(ctx, args),
@@ -96,6 +97,14 @@ pub fn execute(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
         Spop => sets::spop(ctx, args),
         Srandmember => sets::srandmember(ctx, args),
         Sscan => sets::sscan(ctx, args),
+        Smove => setops::smove(ctx, args),
+        Sinter => setops::sinter(ctx, args),
+        Sintercard => setops::sintercard(ctx, args),
+        Sinterstore => setops::sinterstore(ctx, args),
+        Sunion => setops::sunion(ctx, args),
+        Sunionstore => setops::sunionstore(ctx, args),
+        Sdiff => setops::sdiff(ctx, args),
+        Sdiffstore => setops::sdiffstore(ctx, args),
         Zadd => zsets::zadd(ctx, args),
         Zincrby => zsets::zincrby(ctx, args),
         Zrem => zsets::zrem(ctx, args),
@@ -127,5 +136,7 @@ pub fn execute(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
         Ltrim => lists::ltrim(ctx, args),
         Lpos => lists::lpos(ctx, args),
         Linsert => lists::linsert(ctx, args),
+        Lmove => listmove::lmove(ctx, args),
+        Rpoplpush => listmove::rpoplpush(ctx, args),
     }
 }

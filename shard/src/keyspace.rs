@@ -175,6 +175,17 @@ impl Db {
         }
     }
 
+    /// A live key's entry, without side effects: an expired key reads as
+    /// absent but stays for `get_mut` or the expiry cycle to reclaim. For
+    /// commands that read several keys of one database at once.
+    pub fn peek(&self, key: &[u8], now: u64) -> Option<&Entry> {
+        let hash = self.hash(key);
+        self.tables[self.index(key)]
+            .find(hash, |n| *n.key == *key)
+            .map(|n| &n.entry)
+            .filter(|e| !e.is_expired(now))
+    }
+
     /// Looks a key up for a read, counting a keyspace hit or miss.
     pub fn get_read(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
         // Two-step to keep the borrow checker content with counting after the lookup.

@@ -1,11 +1,14 @@
 //! Executors, one module per data type. Each is `fn(&mut Ctx, &[Bytes]) -> Reply`
 //! over arguments whose arity was already checked (`args[0]` is the name).
 
+pub mod copy;
 pub mod glob;
 pub mod hashes;
 pub mod keys;
+pub mod listmove;
 pub mod lists;
 pub mod long_double;
+pub mod setops;
 pub mod sets;
 pub mod strings;
 #[cfg(test)]

@@ -1,0 +1,223 @@
+//! Multi-key commands whose keys live on several shards: SMOVE, SINTER and
+//! friends, LMOVE, RPOPLPUSH, COPY.
+//!
+//! Rather than splitting each command into shard-sized steps (and getting
+//! every edge case of every command right a second time), the coordinator
+//! brings the keys together and runs the very executor a single shard runs:
+//!
+//! ```text
+//!   coordinator                      owners (held, ascending: atomic.rs)
+//!     TakeKeys ----------------------->  remove the keys, reply entries
+//!     scratch shard <- entries
+//!     execute(cmd) on the scratch shard: reply, changed keys, signals
+//!     PutBack ------------------------>  re-insert every key still there,
+//!                                        replay events, WATCH versions,
+//!                                        blocked-key readiness
+//!     reply to the client, Release
+//! ```
+//!
+//! Semantics are the single-shard ones by construction: a WRONGTYPE puts
+//! every key back untouched, TTLs travel inside the entries, and what the
+//! executor signalled reaches the shards that own the keys. Taking keys
+//! moves pointers, not values: a command over large sets or lists copies
+//! nothing it would not copy on one shard. The cost is two round trips to
+//! each other shard on top of the holds.
+
+use crate::event_loop::EventLoop;
+use crate::gather::{ascending, Combine, Plan};
+use crate::ops::{ShardOp, ShardReply};
+use bytes::Bytes;
+use proto::{Reply, ShardCmd};
+use shard::{shard_of_key, Ctx, Entry, Event, Relay, Shard};
+
+/// A command waiting for its keys.
+pub struct Together {
+    cmd: ShardCmd,
+    args: Vec<Bytes>,
+    db: usize,
+    /// Per part: the owner shard and the (database, key) pairs taken from it.
+    taken: Vec<(usize, Vec<(usize, Bytes)>)>,
+}
+
+/// What goes back to one owner.
+#[derive(Default)]
+pub struct PutBack {
+    entries: Vec<(usize, Bytes, Entry)>,
+    events: Vec<Event>,
+    modified: Vec<(usize, Bytes)>,
+    ready: Vec<(usize, Bytes)>,
+}
+
+/// The (database, key) pairs a call touches, COPY's destination in its
+/// target database. Empty for a call its executor rejects before looking
+/// at any key (a bad numkeys, a bad COPY option).
+fn keys_of(cmd: ShardCmd, args: &[Bytes], db: usize) -> Vec<(usize, Bytes)> {
+    if cmd == ShardCmd::Copy {
+        return match shard::cmd::copy::copy_options(args, db) {
+            Ok((target, _)) => vec![(db, args[1].clone()), (target, args[2].clone())],
+            Err(_) => Vec::new(),
+        };
+    }
+    cmd.spec()
+        .keys_of(args)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| (db, args[i].clone()))
+        .collect()
+}
+
+/// Where a Together command runs: on the one shard owning all its keys,
+/// or, across shards, on this shard's scratch shard.
+pub fn plan(cmd: ShardCmd, args: Vec<Bytes>, shards: usize, here: usize, db: usize) -> Plan {
+    let keys = keys_of(cmd, &args, db);
+    let owners: Vec<usize> = keys.iter().map(|(_, k)| shard_of_key(k, shards)).collect();
+    let Some(&first) = owners.first() else {
+        // The executor replies its error without touching a key.
+        return Plan::single(here, ShardOp::Command(cmd, args));
+    };
+    if owners.iter().all(|&s| s == first) {
+        return Plan::single(first, ShardOp::Command(cmd, args));
+    }
+    let hold = ascending(&owners);
+    let mut taken: Vec<(usize, Vec<(usize, Bytes)>)> =
+        hold.iter().map(|&s| (s, Vec::new())).collect();
+    for (key, owner) in keys.into_iter().zip(owners) {
+        let Some((_, list)) = taken.iter_mut().find(|(s, _)| *s == owner) else {
+            continue;
+        };
+        // A key named twice (SUNION a a) is taken once.
+        if !list.contains(&key) {
+            list.push(key);
+        }
+    }
+    let parts = taken
+        .iter()
+        .map(|(s, keys)| (*s, ShardOp::TakeKeys(keys.clone())))
+        .collect();
+    Plan {
+        parts,
+        combine: Combine::Together(Box::new(Together {
+            cmd,
+            args,
+            db,
+            taken,
+        })),
+        barrier: true,
+        hold,
+    }
+}
+
+impl EventLoop {
+    /// Runs a Together command once its keys are in; returns the reply and
+    /// the PutBack parts for the owners.
+    pub(crate) fn run_together(
+        &mut self,
+        t: Together,
+        parts: Vec<Option<ShardReply>>,
+    ) -> (Reply, Vec<(usize, ShardOp)>) {
+        let now = self.now;
+        let scratch = self.scratch.get_or_insert_with(|| {
+            let mut s = Shard::new(0, 1);
+            // Record everything; each owner filters by its own settings.
+            s.signals.notify = u32::MAX;
+            s.signals.relay = Some(Relay::default());
+            Box::new(s)
+        });
+        scratch.max_string_len = self.shard.max_string_len;
+        let mut complete = true;
+        for ((_, keys), part) in t.taken.iter().zip(parts) {
+            let Some(ShardReply::Entries(entries)) = part else {
+                complete = false;
+                continue;
+            };
+            for ((db, key), entry) in keys.iter().zip(entries) {
+                if let Some(entry) = entry {
+                    scratch.db(*db).insert(key, entry, now);
+                }
+            }
+        }
+        let reply = if complete {
+            shard::execute(
+                &mut Ctx {
+                    shard: scratch,
+                    db: t.db,
+                    now,
+                },
+                t.cmd,
+                &t.args,
+            )
+        } else {
+            Reply::error("ERR internal error: unexpected shard reply")
+        };
+        let mut backs: Vec<PutBack> = t.taken.iter().map(|_| PutBack::default()).collect();
+        for ((_, keys), back) in t.taken.iter().zip(&mut backs) {
+            for (db, key) in keys {
+                if let Some(entry) = scratch.db(*db).remove(key, now) {
+                    back.entries.push((*db, key.clone(), entry));
+                }
+            }
+        }
+        // Removing an entry that expired meanwhile lists it; so may the run.
+        scratch.collect_expired();
+        let shards = self.shard.count;
+        let owner = |key: &[u8]| {
+            let s = shard_of_key(key, shards);
+            t.taken.iter().position(|(o, _)| *o == s)
+        };
+        for event in scratch.signals.events.drain(..) {
+            if let Some(i) = owner(&event.key) {
+                backs[i].events.push(event);
+            }
+        }
+        if let Some(relay) = scratch.signals.relay.as_mut() {
+            for (db, key) in relay.modified.drain(..) {
+                if let Some(i) = owner(&key) {
+                    backs[i].modified.push((db, key));
+                }
+            }
+            for (db, key) in relay.ready.drain(..) {
+                if let Some(i) = owner(&key) {
+                    backs[i].ready.push((db, key));
+                }
+            }
+        }
+        // Keyspace hits and misses count where INFO adds them up.
+        let counts: Vec<(usize, u64, u64)> = scratch
+            .dbs()
+            .map(|(i, db)| (i, db.stats.hits, db.stats.misses))
+            .filter(|&(_, h, m)| h + m > 0)
+            .collect();
+        scratch
+            .dbs_mut()
+            .for_each(|db| db.stats = Default::default());
+        for (i, hits, misses) in counts {
+            let stats = &mut self.shard.db(i).stats;
+            stats.hits += hits;
+            stats.misses += misses;
+        }
+        let parts = t
+            .taken
+            .iter()
+            .zip(backs)
+            .map(|((s, _), back)| (*s, ShardOp::PutBack(Box::new(back))))
+            .collect();
+        (reply, parts)
+    }
+}
+
+/// An owner takes its keys back and replays what the command signalled.
+pub fn put_back(shard: &mut Shard, back: PutBack, now: u64) {
+    for (db, key, entry) in back.entries {
+        shard.db(db).insert(&key, entry, now);
+    }
+    let signals = &mut shard.signals;
+    for e in back.events {
+        signals.notify(e.db, e.class, e.event, &e.key);
+    }
+    for (db, key) in back.modified {
+        signals.modified(db, &key);
+    }
+    for (db, key) in back.ready {
+        signals.key_ready(db, &key);
+    }
+}
