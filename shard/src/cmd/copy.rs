@@ -14,6 +14,8 @@ use proto::errors;
 use proto::Reply;
 
 const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+/// Redis reads the database index as a C int.
+const NOT_AN_INT: &str = "ERR value is out of range, value must between -2147483648 and 2147483647";
 
 /// COPY's options: the destination database (the selected one by default)
 /// and REPLACE, with Redis's errors. The network layer reads the database
@@ -26,9 +28,11 @@ pub fn copy_options(args: &[Bytes], db: usize) -> Result<(usize, bool), Reply> {
         if opt.eq_ignore_ascii_case(b"replace") {
             replace = true;
         } else if opt.eq_ignore_ascii_case(b"db") && i + 1 < args.len() {
-            let n = proto::parse_int(&args[i + 1])
-                .filter(|n| i32::try_from(*n).is_ok())
-                .ok_or_else(|| Reply::error(errors::NOT_INTEGER))?;
+            let n =
+                proto::parse_int(&args[i + 1]).ok_or_else(|| Reply::error(errors::NOT_INTEGER))?;
+            if i32::try_from(n).is_err() {
+                return Err(Reply::error(NOT_AN_INT));
+            }
             if !(0..DATABASES as i64).contains(&n) {
                 return Err(Reply::error(errors::DB_OUT_OF_RANGE));
             }
@@ -127,7 +131,11 @@ mod tests {
         for (args, e) in [
             (&["copy", "k", "t", "db"][..], errors::SYNTAX),
             (&["copy", "k", "t", "db", "x"], errors::NOT_INTEGER),
-            (&["copy", "k", "t", "db", "4294967296"], errors::NOT_INTEGER),
+            (&["copy", "k", "t", "db", "4294967296"], NOT_AN_INT),
+            (
+                &["copy", "k", "t", "db", "99999999999999999999"],
+                errors::NOT_INTEGER,
+            ),
             (&["copy", "k", "t", "db", "16"], errors::DB_OUT_OF_RANGE),
             (&["copy", "k", "t", "db", "-1"], errors::DB_OUT_OF_RANGE),
             (&["copy", "k", "t", "nx"], errors::SYNTAX),
