@@ -125,3 +125,115 @@ fn racing_msetnx_is_all_or_nothing() {
         );
     }
 }
+
+/// Members moved back and forth between two sets on different shards are
+/// always in exactly one of them: a reader's SUNION (one atomic command)
+/// always counts them all, and SINTERCARD never finds one in both.
+#[test]
+fn smove_across_shards_keeps_every_member_in_exactly_one_set() {
+    const MEMBERS: usize = 20;
+    let server = tokenginx(2);
+    let port = port(&server);
+    let mut setup = client(port);
+    let members: Vec<String> = (0..MEMBERS).map(|i| format!("m{i}")).collect();
+    let _: () = setup.sadd("{a}s", &members).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let movers: Vec<_> = [("{a}s", "{b}s"), ("{b}s", "{a}s")]
+        .into_iter()
+        .map(|(from, to)| {
+            let (done, members) = (done.clone(), members.clone());
+            thread::spawn(move || {
+                let mut c = client(port);
+                let mut moved = 0;
+                for i in 0..ROUNDS {
+                    let m = &members[i % MEMBERS];
+                    let n: i64 = redis::cmd("SMOVE")
+                        .arg(from)
+                        .arg(to)
+                        .arg(m)
+                        .query(&mut c)
+                        .unwrap();
+                    moved += n;
+                }
+                done.store(true, Ordering::Release);
+                moved
+            })
+        })
+        .collect();
+    let mut c = client(port);
+    let mut reads = 0;
+    while !done.load(Ordering::Acquire) || reads < 100 {
+        let union: Vec<String> = c.sunion(&["{a}s", "{b}s"]).unwrap();
+        assert_eq!(union.len(), MEMBERS, "an SMOVE was seen half done");
+        let both: i64 = redis::cmd("SINTERCARD")
+            .arg(2)
+            .arg("{a}s")
+            .arg("{b}s")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(both, 0, "a member was seen in both sets");
+        reads += 1;
+        assert!(reads < 1_000_000, "movers never finished");
+    }
+    let moved: Vec<i64> = movers.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(
+        moved.iter().all(|&n| n > 0),
+        "both directions moved: {moved:?}"
+    );
+    let (a, b): (usize, usize) = (c.scard("{a}s").unwrap(), c.scard("{b}s").unwrap());
+    assert_eq!(a + b, MEMBERS);
+}
+
+/// One element moved between two lists on different shards by LMOVE in
+/// both directions: at every moment exactly one of the lists exists.
+#[test]
+fn lmove_across_shards_never_shows_the_element_twice_or_nowhere() {
+    let server = tokenginx(2);
+    let port = port(&server);
+    let mut setup = client(port);
+    let _: () = setup.rpush("{a}l", "token").unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let movers: Vec<_> = [
+        ("{a}l", "{b}l", "LEFT", "RIGHT"),
+        ("{b}l", "{a}l", "RIGHT", "LEFT"),
+    ]
+    .into_iter()
+    .map(|(from, to, w1, w2)| {
+        let done = done.clone();
+        thread::spawn(move || {
+            let mut c = client(port);
+            let mut moved = 0;
+            for _ in 0..ROUNDS {
+                let got: Option<String> = redis::cmd("LMOVE")
+                    .arg(from)
+                    .arg(to)
+                    .arg(w1)
+                    .arg(w2)
+                    .query(&mut c)
+                    .unwrap();
+                moved += got.is_some() as usize;
+            }
+            done.store(true, Ordering::Release);
+            moved
+        })
+    })
+    .collect();
+    let mut c = client(port);
+    let mut reads = 0;
+    while !done.load(Ordering::Acquire) || reads < 100 {
+        let n: i64 = c.exists(&["{a}l", "{b}l"]).unwrap();
+        assert_eq!(n, 1, "an LMOVE across shards was seen half done");
+        reads += 1;
+        assert!(reads < 1_000_000, "movers never finished");
+    }
+    let moved: Vec<usize> = movers.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(
+        moved.iter().all(|&n| n > 0),
+        "both directions moved: {moved:?}"
+    );
+    let (a, b): (Vec<String>, Vec<String>) = (
+        c.lrange("{a}l", 0, -1).unwrap(),
+        c.lrange("{b}l", 0, -1).unwrap(),
+    );
+    assert_eq!([a, b].concat(), ["token"]);
+}
