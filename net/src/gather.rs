@@ -35,6 +35,8 @@ pub enum Fanout {
     AllSum,
     /// No keys: every shard runs it; +OK unless one fails.
     AllOk,
+    /// AllOk as one step no client sees half done (SWAPDB).
+    AllOkHeld,
     /// No keys: every shard runs it; array replies concatenated.
     AllConcat,
     /// RANDOMKEY: every shard offers one; the first found wins.
@@ -71,6 +73,7 @@ pub fn fanout(cmd: ShardCmd) -> Fanout {
         Renamenx => Fanout::Rename(true),
         Dbsize => Fanout::AllSum,
         Flushdb | Flushall => Fanout::AllOk,
+        Swapdb => Fanout::AllOkHeld,
         Keys => Fanout::AllConcat,
         Randomkey => Fanout::AllRandom,
         Scan => Fanout::Scan,
@@ -173,6 +176,11 @@ pub fn plan(cmd: ShardCmd, args: Vec<Bytes>, shards: usize, here: usize, db: usi
         Fanout::OneKey => Plan::single(shard_of_key(&args[1], shards), command(args)),
         Fanout::AllSum => Plan::all(shards, || command(args.clone()), Combine::SumInt),
         Fanout::AllOk => Plan::all(shards, || command(args.clone()), Combine::AllOk),
+        Fanout::AllOkHeld => Plan {
+            barrier: true,
+            hold: (0..shards).collect(),
+            ..Plan::all(shards, || command(args.clone()), Combine::AllOk)
+        },
         Fanout::AllConcat => Plan::all(shards, || command(args.clone()), Combine::Concat),
         Fanout::AllRandom => Plan::all(shards, || command(args.clone()), Combine::Random),
         Fanout::Scan => {

@@ -157,6 +157,12 @@ impl EventLoop {
                 }
             }
         }
+        // Executors touch only the keys they name; anything else left here
+        // would leak into the next command.
+        for db in scratch.dbs_mut().filter(|db| !db.is_empty()) {
+            debug_assert!(false, "a scratch run left a key it was not given");
+            db.clear();
+        }
         // Removing an entry that expired meanwhile lists it; so may the run.
         scratch.collect_expired();
         let shards = self.shard.count;
@@ -219,5 +225,150 @@ pub fn put_back(shard: &mut Shard, back: PutBack, now: u64) {
     }
     for (db, key) in back.ready {
         signals.key_ready(db, &key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shard::class;
+
+    fn args(a: &[&str]) -> Vec<Bytes> {
+        a.iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect()
+    }
+
+    /// Per part: the shard and the (database, key) pairs it takes.
+    type Takes = Vec<(usize, Vec<(usize, String)>)>;
+
+    /// The keys each part takes; None for a plan run whole on one shard.
+    fn takes(plan: &Plan) -> Option<Takes> {
+        if plan.hold.is_empty() {
+            return None;
+        }
+        Some(
+            plan.parts
+                .iter()
+                .map(|(s, op)| match op {
+                    ShardOp::TakeKeys(keys) => (
+                        *s,
+                        keys.iter()
+                            .map(|(db, k)| (*db, String::from_utf8(k.to_vec()).unwrap()))
+                            .collect(),
+                    ),
+                    _ => panic!("not a TakeKeys part"),
+                })
+                .collect(),
+        )
+    }
+
+    fn single_shard(plan: &Plan) -> usize {
+        assert!(plan.hold.is_empty() && plan.parts.len() == 1);
+        plan.parts[0].0
+    }
+
+    #[test]
+    fn keys_on_one_shard_run_there_whole() {
+        // "a" is on shard 1 of 2, "b" on shard 0.
+        let p = plan(ShardCmd::Sinter, args(&["sinter", "a", "{a}x"]), 2, 0, 0);
+        assert_eq!(single_shard(&p), 1);
+        let p = plan(ShardCmd::Smove, args(&["smove", "b", "b", "m"]), 2, 1, 0);
+        assert_eq!(single_shard(&p), 0);
+        let p = plan(ShardCmd::Sinter, args(&["sinter", "a", "b"]), 1, 0, 0);
+        assert_eq!(single_shard(&p), 0);
+    }
+
+    #[test]
+    fn keys_on_several_shards_are_taken_once_each_under_holds() {
+        let p = plan(
+            ShardCmd::Sunion,
+            args(&["sunion", "a", "b", "a", "{a}y"]),
+            2,
+            0,
+            4,
+        );
+        assert_eq!(p.hold, [0, 1]);
+        assert_eq!(
+            takes(&p).unwrap(),
+            [
+                (0, vec![(4, "b".into())]),
+                (1, vec![(4, "a".into()), (4, "{a}y".into())])
+            ]
+        );
+        let p = plan(
+            ShardCmd::Sintercard,
+            args(&["sintercard", "2", "b", "a", "limit", "1"]),
+            2,
+            1,
+            0,
+        );
+        assert_eq!(p.hold, [0, 1]);
+        let p = plan(
+            ShardCmd::Copy,
+            args(&["copy", "a", "b", "db", "7"]),
+            2,
+            0,
+            2,
+        );
+        assert_eq!(
+            takes(&p).unwrap(),
+            [(0, vec![(7, "b".into())]), (1, vec![(2, "a".into())])]
+        );
+    }
+
+    #[test]
+    fn calls_the_executor_rejects_run_where_they_arrived() {
+        for call in [
+            &["sintercard", "3", "a", "b"][..],
+            &["sintercard", "x", "a", "b"],
+            &["copy", "a", "b", "db", "99"],
+            &["copy", "a", "b", "bogus"],
+        ] {
+            let cmd = match proto::lookup(call[0].as_bytes()).unwrap().id {
+                proto::CommandId::Shard(c) => c,
+                _ => unreachable!(),
+            };
+            assert_eq!(single_shard(&plan(cmd, args(call), 2, 1, 0)), 1, "{call:?}");
+        }
+    }
+
+    #[test]
+    fn owners_replay_what_the_command_signalled() {
+        let mut owner = Shard::new(0, 1);
+        owner.signals.notify = class::KEYEVENT | class::SET;
+        let v = owner.signals.watch(0, Bytes::from_static(b"s"));
+        owner
+            .signals
+            .blocking
+            .insert((0, Bytes::from_static(b"l")), 1);
+        let entry = Entry {
+            value: shard::Value::Str(b"v"[..].into()),
+            expire_at: 0,
+        };
+        let event = |class, event| Event {
+            db: 0,
+            class,
+            event,
+            key: Bytes::from_static(b"s"),
+        };
+        put_back(
+            &mut owner,
+            PutBack {
+                entries: vec![(0, Bytes::from_static(b"s"), entry.clone())],
+                events: vec![event(class::SET, "srem"), event(class::GENERIC, "del")],
+                modified: vec![(0, Bytes::from_static(b"s"))],
+                ready: vec![(0, Bytes::from_static(b"l"))],
+            },
+            1,
+        );
+        assert_eq!(owner.db(0).peek(b"s", 1), Some(&entry));
+        let events: Vec<&str> = owner.signals.events.iter().map(|e| e.event).collect();
+        assert_eq!(events, ["srem"], "the owner's own settings filter events");
+        assert_eq!(
+            owner.signals.version(0, &Bytes::from_static(b"s")),
+            Some(v + 1)
+        );
+        assert_eq!(owner.signals.ready, [(0, Bytes::from_static(b"l"))]);
     }
 }

@@ -5,7 +5,7 @@
 //! The match has no catch-all arm: a command declared in the table without
 //! an executor does not compile.
 
-use crate::cmd::{copy, hashes, keys, listmove, lists, setops, sets, strings, zsets};
+use crate::cmd::{copy, hashes, keys, listmove, lists, setops, sets, strings, swapdb, zsets};
 use crate::keyspace::Db;
 use crate::shard::Shard;
 use bytes::Bytes;
@@ -70,6 +70,7 @@ pub fn execute(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
         Renamenx => keys::renamenx(ctx, args),
         Copy => copy::copy(ctx, args),
         Randomkey => keys::randomkey(ctx, args),
+        Swapdb => swapdb::swapdb(ctx, args),
         Dbsize => keys::dbsize(ctx, args),
         Flushdb => keys::flushdb(ctx, args),
         Flushall => keys::flushall(ctx, args),

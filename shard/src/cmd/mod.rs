@@ -11,6 +11,7 @@ pub mod long_double;
 pub mod setops;
 pub mod sets;
 pub mod strings;
+pub mod swapdb;
 #[cfg(test)]
 pub mod testing;
 pub mod typed;
