@@ -88,11 +88,17 @@ impl EventLoop {
                 .unwrap_or(plan.hold.len() - 1);
             first[at].push((part, op));
         }
+        // EXEC's first step runs in the database its first command was
+        // queued in (run_tx_step sets it for later steps).
+        let db = match &plan.combine {
+            Combine::Exec(state) => state.db,
+            _ => conn.db,
+        };
         let tx = Tx {
             conn: slot,
             generation: conn.generation,
             seq,
-            db: conn.db,
+            db,
             hold: plan.hold,
             held: 0,
             first,
@@ -115,6 +121,25 @@ impl EventLoop {
         for (part, op) in parts {
             self.send_tx(shard, id, part as u32, db, op);
         }
+    }
+
+    /// Sends an operation that answers nothing (WATCH bookkeeping).
+    pub(crate) fn send_untracked(&mut self, shard: usize, op: ShardOp) {
+        let reply_to = ReplyTo {
+            shard: self.id,
+            conn: 0,
+            generation: 0,
+            seq: u64::MAX,
+            part: 0,
+            tx: 0,
+        };
+        self.stats.cross_shard_requests += 1;
+        self.peers[shard].send(Message::Request {
+            reply_to,
+            db: 0,
+            op,
+        });
+        self.to_wake[shard] = true;
     }
 
     fn send_tx(&mut self, shard: usize, id: u64, part: u32, db: usize, op: ShardOp) {
@@ -162,6 +187,10 @@ impl EventLoop {
         let Some(tx) = self.txs.get_mut(&id) else {
             return;
         };
+        // EXEC runs each queued command in the database it was queued in.
+        if let Combine::Exec(state) = &combine {
+            tx.db = state.db;
+        }
         tx.parts = (0..parts.len()).map(|_| None).collect();
         tx.remaining = parts.len();
         tx.combine = Some(combine);
@@ -278,7 +307,17 @@ impl EventLoop {
                 }
                 return;
             }
-            op => self.run_op(db as usize, op),
+            op => {
+                let silent = matches!(
+                    op,
+                    ShardOp::Watch { .. } | ShardOp::Unwatch { check: false, .. }
+                );
+                let reply = self.run_op(db as usize, op);
+                if silent {
+                    return;
+                }
+                reply
+            }
         };
         self.peers[reply_to.shard].send(Message::Response { reply_to, reply });
         self.to_wake[reply_to.shard] = true;

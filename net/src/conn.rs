@@ -67,6 +67,10 @@ pub struct Conn {
     pub dirty: bool,
     /// When the output first stayed over the soft limit (0: it is not over).
     pub soft_limit_since_ms: u64,
+    /// The open transaction, between MULTI and EXEC/DISCARD.
+    pub multi: Option<Box<crate::multi::Multi>>,
+    /// WATCHed keys, with their database.
+    pub watched: Vec<(usize, Bytes)>,
     /// The buffer of a receive in flight when the shared buffers ran out;
     /// the kernel writes into it, so it lives until that receive completes.
     pub own_buf: Option<Box<[u8]>>,
@@ -106,6 +110,8 @@ impl Conn {
             dirty: false,
             soft_limit_since_ms: 0,
             own_buf: None,
+            multi: None,
+            watched: Vec::new(),
         }
     }
 
@@ -136,6 +142,13 @@ impl Conn {
                 reply.encode(self.proto, &mut self.out);
             }
             self.first_seq += 1;
+        }
+    }
+
+    /// A command was refused inside MULTI: EXEC will answer EXECABORT.
+    pub fn abort_multi(&mut self) {
+        if let Some(multi) = self.multi.as_mut() {
+            multi.aborted = true;
         }
     }
 

@@ -37,11 +37,16 @@ pub fn run(lp: &mut EventLoop, conn: &mut Conn, cmd: ConnCmd, args: Vec<Bytes>) 
             done(Reply::Ok)
         }
         ConnCmd::Reset => {
+            conn.multi = None;
+            lp.unwatch_all(conn);
             conn.db = 0;
             conn.proto = Protocol::Resp2;
             conn.name = None;
             conn.authenticated = lp.runtime.requirepass.is_none();
             done(Reply::simple("RESET"))
+        }
+        ConnCmd::Multi | ConnCmd::Exec | ConnCmd::Discard | ConnCmd::Watch | ConnCmd::Unwatch => {
+            crate::multi::run(lp, conn, cmd, args)
         }
         ConnCmd::Client => crate::client_cmd::run(lp, conn, &args),
         ConnCmd::Command => done(crate::command_cmd::run(&args)),

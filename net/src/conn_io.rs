@@ -301,7 +301,14 @@ impl EventLoop {
             conn.closing = true;
             // SAFETY: shutting down a socket we own; it stays open until freed below.
             unsafe { libc::shutdown(conn.fd, libc::SHUT_RDWR) };
+            let (client, watched) = (conn.id, std::mem::take(&mut conn.watched));
+            if !watched.is_empty() {
+                self.forget_watches(client, watched);
+            }
         }
+        let Some(conn) = self.conns[slot as usize].as_mut() else {
+            return;
+        };
         if conn.recv_armed || conn.send_inflight {
             return;
         }

@@ -115,9 +115,6 @@ pub struct EventLoop {
     pub(crate) held_by: Option<u64>,
     /// Requests that arrived while held, in arrival order.
     pub(crate) deferred: VecDeque<Message>,
-    /// Where multi-key commands over several shards run (see together.rs),
-    /// made on first use.
-    pub(crate) scratch: Option<Box<Shard>>,
 }
 
 impl EventLoop {
@@ -169,7 +166,6 @@ impl EventLoop {
             next_tx: 0,
             held_by: None,
             deferred: VecDeque::new(),
-            scratch: None,
         })
     }
 

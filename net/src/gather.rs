@@ -103,6 +103,8 @@ pub enum Combine {
     /// Keys taken from their shards for a command to run on a scratch
     /// shard; handled by the coordinator itself (`together.rs`).
     Together(Box<crate::together::Together>),
+    /// A transaction's EXEC, from command to command (multi.rs).
+    Exec(Box<crate::multi::ExecState>),
     /// INFO over every shard's counters.
     Info(crate::info::InfoRequest),
     /// CLIENT LIST lines of every shard plus the caller's own, by id,
@@ -438,10 +440,14 @@ pub fn finish(combine: Combine, parts: Vec<Option<ShardReply>>) -> Next {
             other => other,
         },
         Combine::Rename(step) => rename_step(step, parts.into_iter().next().flatten()),
-        // The coordinator runs these itself, never through here.
-        Combine::Together(_) => {
-            Next::Reply(Reply::error("ERR internal error: unexpected shard reply"))
+        // Inside EXEC (a lone command ends in atomic.rs, a round trip
+        // sooner): the keys go back as one more step.
+        Combine::Together(t) => {
+            let now = crate::event_loop::unix_ms();
+            let (reply, put_back, _) = crate::together::run(*t, parts, now);
+            Next::Step(put_back, Combine::Ready(reply))
         }
+        Combine::Exec(state) => crate::multi::step(state, parts),
         Combine::Info(request) => {
             let stats = parts
                 .into_iter()

@@ -25,6 +25,7 @@ mod event_loop;
 mod gather;
 mod info;
 mod mesh;
+mod multi;
 mod ops;
 mod requests;
 mod server;

@@ -34,6 +34,18 @@ pub enum ShardOp {
     Hold,
     /// End a Hold. No reply is sent.
     Release,
+    /// WATCH of keys this shard owns, for a client. No reply is sent.
+    Watch {
+        client: u64,
+        keys: Vec<(usize, Bytes)>,
+    },
+    /// Ends a client's watches; with `check`, replies 1 if one of them
+    /// failed (EXEC), else sends no reply (UNWATCH, DISCARD, disconnect).
+    Unwatch {
+        client: u64,
+        keys: Vec<(usize, Bytes)>,
+        check: bool,
+    },
 }
 
 pub enum ShardReply {

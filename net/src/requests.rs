@@ -163,6 +163,7 @@ impl EventLoop {
         let ParsedRequest { args, spec } = request;
         let Some(spec) = spec else {
             conn.reply(Reply::error(errors::unknown_command(&args[0], &args[1..])));
+            conn.abort_multi();
             return;
         };
         conn.last_cmd = full_name(spec.name, &args);
@@ -172,8 +173,29 @@ impl EventLoop {
         }
         if !spec.arity_ok(args.len()) {
             conn.reply(Reply::error(errors::wrong_arity(spec.name)));
+            conn.abort_multi();
             return;
         }
+        if conn.multi.is_some() {
+            let request = ParsedRequest {
+                args,
+                spec: Some(spec),
+            };
+            let Some(ParsedRequest { args, .. }) = self.queue_in_multi(conn, request) else {
+                return;
+            };
+            return self.dispatch_now(conn, slot, spec, args);
+        }
+        self.dispatch_now(conn, slot, spec, args)
+    }
+
+    fn dispatch_now(
+        &mut self,
+        conn: &mut Conn,
+        slot: u32,
+        spec: &'static proto::CommandSpec,
+        args: Vec<Bytes>,
+    ) {
         let plan = match spec.id {
             CommandId::Shard(cmd) => {
                 let shards = self.shard.count;

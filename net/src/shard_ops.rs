@@ -50,6 +50,19 @@ impl EventLoop {
             ShardOp::Hold | ShardOp::Release => {
                 ShardReply::Reply(Reply::error("ERR internal error: hold outside the mailbox"))
             }
+            ShardOp::Watch { client, keys } => {
+                for (db, key) in keys {
+                    let live = self
+                        .shard
+                        .existing_db(db)
+                        .is_some_and(|d| d.is_live(&key, now));
+                    self.shard.signals.watch(db, key, client, live);
+                }
+                ShardReply::Reply(Reply::Ok)
+            }
+            ShardOp::Unwatch { client, keys, .. } => {
+                ShardReply::Reply(Reply::Integer(self.unwatch_keys(client, &keys) as i64))
+            }
             ShardOp::ResetStats => {
                 self.stats = LoopStats::default();
                 self.shard

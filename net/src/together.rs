@@ -29,12 +29,15 @@ use crate::ops::{ShardOp, ShardReply};
 use bytes::Bytes;
 use proto::{Reply, ShardCmd};
 use shard::{shard_of_key, Ctx, Entry, Event, Relay, Shard};
+use std::cell::RefCell;
 
 /// A command waiting for its keys.
 pub struct Together {
     cmd: ShardCmd,
     args: Vec<Bytes>,
     db: usize,
+    /// How many shards there are.
+    shards: usize,
     /// Per part: the owner shard and the (database, key) pairs taken from it.
     taken: Vec<(usize, Vec<(usize, Bytes)>)>,
 }
@@ -100,6 +103,7 @@ pub fn plan(cmd: ShardCmd, args: Vec<Bytes>, shards: usize, here: usize, db: usi
             cmd,
             args,
             db,
+            shards,
             taken,
         })),
         barrier: true,
@@ -107,107 +111,136 @@ pub fn plan(cmd: ShardCmd, args: Vec<Bytes>, shards: usize, here: usize, db: usi
     }
 }
 
-impl EventLoop {
-    /// Runs a Together command once its keys are in; returns the reply and
-    /// the PutBack parts for the owners.
-    pub(crate) fn run_together(
-        &mut self,
-        t: Together,
-        parts: Vec<Option<ShardReply>>,
-    ) -> (Reply, Vec<(usize, ShardOp)>) {
-        let now = self.now;
-        let scratch = self.scratch.get_or_insert_with(|| {
+thread_local! {
+    /// This thread's scratch shard, made on first use and kept: a shard's
+    /// databases cost one slot table per hash slot to create. A thread has
+    /// one event loop, so the shard is never used by two commands at once.
+    static SCRATCH: RefCell<Option<Box<Shard>>> = const { RefCell::new(None) };
+}
+
+/// Keyspace hits and misses a scratch run counted, by database.
+pub type Counts = Vec<(usize, u64, u64)>;
+
+/// Runs a Together command once its keys are in: the reply, the PutBack
+/// parts for the owners, and the keyspace hits and misses it counted.
+pub fn run(
+    t: Together,
+    parts: Vec<Option<ShardReply>>,
+    now: u64,
+) -> (Reply, Vec<(usize, ShardOp)>, Counts) {
+    SCRATCH.with_borrow_mut(|slot| {
+        let scratch = slot.get_or_insert_with(|| {
             let mut s = Shard::new(0, 1);
             // Record everything; each owner filters by its own settings.
             s.signals.notify = u32::MAX;
             s.signals.relay = Some(Relay::default());
             Box::new(s)
         });
-        scratch.max_string_len = self.shard.max_string_len;
-        let mut complete = true;
-        for ((_, keys), part) in t.taken.iter().zip(parts) {
-            let Some(ShardReply::Entries(entries)) = part else {
-                complete = false;
-                continue;
-            };
-            for ((db, key), entry) in keys.iter().zip(entries) {
-                if let Some(entry) = entry {
-                    scratch.db(*db).insert(key, entry, now);
-                }
-            }
-        }
-        let reply = if complete {
-            shard::execute(
-                &mut Ctx {
-                    shard: scratch,
-                    db: t.db,
-                    now,
-                },
-                t.cmd,
-                &t.args,
-            )
-        } else {
-            Reply::error("ERR internal error: unexpected shard reply")
+        run_on(scratch, t, parts, now)
+    })
+}
+
+fn run_on(
+    scratch: &mut Shard,
+    t: Together,
+    parts: Vec<Option<ShardReply>>,
+    now: u64,
+) -> (Reply, Vec<(usize, ShardOp)>, Counts) {
+    let mut complete = true;
+    for ((_, keys), part) in t.taken.iter().zip(parts) {
+        let Some(ShardReply::Entries(entries)) = part else {
+            complete = false;
+            continue;
         };
-        let mut backs: Vec<PutBack> = t.taken.iter().map(|_| PutBack::default()).collect();
-        for ((_, keys), back) in t.taken.iter().zip(&mut backs) {
-            for (db, key) in keys {
-                if let Some(entry) = scratch.db(*db).remove(key, now) {
-                    back.entries.push((*db, key.clone(), entry));
-                }
+        for ((db, key), entry) in keys.iter().zip(entries) {
+            if let Some(entry) = entry {
+                scratch.db(*db).insert(key, entry, now);
             }
         }
-        // Executors touch only the keys they name; anything else left here
-        // would leak into the next command.
-        for db in scratch.dbs_mut().filter(|db| !db.is_empty()) {
-            debug_assert!(false, "a scratch run left a key it was not given");
-            db.clear();
-        }
-        // Removing an entry that expired meanwhile lists it; so may the run.
-        scratch.collect_expired();
-        let shards = self.shard.count;
-        let owner = |key: &[u8]| {
-            let s = shard_of_key(key, shards);
-            t.taken.iter().position(|(o, _)| *o == s)
-        };
-        for event in scratch.signals.events.drain(..) {
-            if let Some(i) = owner(&event.key) {
-                backs[i].events.push(event);
+    }
+    let reply = if complete {
+        shard::execute(
+            &mut Ctx {
+                shard: scratch,
+                db: t.db,
+                now,
+            },
+            t.cmd,
+            &t.args,
+        )
+    } else {
+        Reply::error("ERR internal error: unexpected shard reply")
+    };
+    let mut backs: Vec<PutBack> = t.taken.iter().map(|_| PutBack::default()).collect();
+    for ((_, keys), back) in t.taken.iter().zip(&mut backs) {
+        for (db, key) in keys {
+            if let Some(entry) = scratch.db(*db).remove(key, now) {
+                back.entries.push((*db, key.clone(), entry));
             }
         }
-        if let Some(relay) = scratch.signals.relay.as_mut() {
-            for (db, key) in relay.modified.drain(..) {
-                if let Some(i) = owner(&key) {
-                    backs[i].modified.push((db, key));
-                }
-            }
-            for (db, key) in relay.ready.drain(..) {
-                if let Some(i) = owner(&key) {
-                    backs[i].ready.push((db, key));
-                }
+    }
+    // Executors touch only the keys they name; anything else left here
+    // would leak into the next command.
+    for db in scratch.dbs_mut().filter(|db| !db.is_empty()) {
+        debug_assert!(false, "a scratch run left a key it was not given");
+        db.clear();
+    }
+    // Removing an entry that expired meanwhile lists it; so may the run.
+    scratch.collect_expired();
+    let shards = t.shards;
+    let owner = |key: &[u8]| {
+        let s = shard_of_key(key, shards);
+        t.taken.iter().position(|(o, _)| *o == s)
+    };
+    for event in scratch.signals.events.drain(..) {
+        if let Some(i) = owner(&event.key) {
+            backs[i].events.push(event);
+        }
+    }
+    if let Some(relay) = scratch.signals.relay.as_mut() {
+        for (db, key) in relay.modified.drain(..) {
+            if let Some(i) = owner(&key) {
+                backs[i].modified.push((db, key));
             }
         }
-        // Keyspace hits and misses count where INFO adds them up.
-        let counts: Vec<(usize, u64, u64)> = scratch
-            .dbs()
-            .map(|(i, db)| (i, db.stats.hits, db.stats.misses))
-            .filter(|&(_, h, m)| h + m > 0)
-            .collect();
-        scratch
-            .dbs_mut()
-            .for_each(|db| db.stats = Default::default());
+        for (db, key) in relay.ready.drain(..) {
+            if let Some(i) = owner(&key) {
+                backs[i].ready.push((db, key));
+            }
+        }
+    }
+    let counts: Counts = scratch
+        .dbs()
+        .map(|(i, db)| (i, db.stats.hits, db.stats.misses))
+        .filter(|&(_, h, m)| h + m > 0)
+        .collect();
+    scratch
+        .dbs_mut()
+        .for_each(|db| db.stats = Default::default());
+    let parts = t
+        .taken
+        .iter()
+        .zip(backs)
+        .map(|((s, _), back)| (*s, ShardOp::PutBack(Box::new(back))))
+        .collect();
+    (reply, parts, counts)
+}
+
+impl EventLoop {
+    /// Runs a Together command on this thread's scratch shard; the hits
+    /// and misses it counted go to this shard's, where INFO adds them up.
+    pub(crate) fn run_together(
+        &mut self,
+        t: Together,
+        parts: Vec<Option<ShardReply>>,
+    ) -> (Reply, Vec<(usize, ShardOp)>) {
+        let (reply, put_back, counts) = run(t, parts, self.now);
         for (i, hits, misses) in counts {
             let stats = &mut self.shard.db(i).stats;
             stats.hits += hits;
             stats.misses += misses;
         }
-        let parts = t
-            .taken
-            .iter()
-            .zip(backs)
-            .map(|((s, _), back)| (*s, ShardOp::PutBack(Box::new(back))))
-            .collect();
-        (reply, parts)
+        (reply, put_back)
     }
 }
 
@@ -337,7 +370,7 @@ mod tests {
     fn owners_replay_what_the_command_signalled() {
         let mut owner = Shard::new(0, 1);
         owner.signals.notify = class::KEYEVENT | class::SET;
-        let v = owner.signals.watch(0, Bytes::from_static(b"s"));
+        owner.signals.watch(0, Bytes::from_static(b"s"), 1, true);
         owner
             .signals
             .blocking
@@ -365,9 +398,9 @@ mod tests {
         assert_eq!(owner.db(0).peek(b"s", 1), Some(&entry));
         let events: Vec<&str> = owner.signals.events.iter().map(|e| e.event).collect();
         assert_eq!(events, ["srem"], "the owner's own settings filter events");
-        assert_eq!(
-            owner.signals.version(0, &Bytes::from_static(b"s")),
-            Some(v + 1)
+        assert!(
+            owner.signals.watched[&(0, Bytes::from_static(b"s"))][0].dirty,
+            "the watch of a changed key fails its EXEC"
         );
         assert_eq!(owner.signals.ready, [(0, Bytes::from_static(b"l"))]);
     }

@@ -132,6 +132,7 @@ impl CommandSpec {
             "sorted_set" => cats.push("@sortedset"),
             "list" => cats.push("@list"),
             "connection" => cats.push("@connection"),
+            "transactions" => cats.push("@transaction"),
             _ => {}
         }
         cats.push(if self.has(flags::FAST) {
@@ -326,6 +327,11 @@ command_table! {
         Info "info" -1 [LOADING STALE] server "Returns information and statistics about the server.";
         Config "config" -2 [] server "A container for server configuration commands.";
         Time "time" 1 [LOADING STALE FAST] server "Returns the server time.";
+        Multi "multi" 1 [NOSCRIPT LOADING STALE FAST ALLOW_BUSY] transactions "Starts a transaction.";
+        Exec "exec" 1 [NOSCRIPT LOADING STALE] transactions "Executes all commands in a transaction.";
+        Discard "discard" 1 [NOSCRIPT LOADING STALE FAST ALLOW_BUSY] transactions "Discards a transaction.";
+        Watch "watch" -2 [NOSCRIPT LOADING STALE FAST ALLOW_BUSY] transactions "Monitors changes to keys to determine the execution of a transaction.";
+        Unwatch "unwatch" 1 [NOSCRIPT LOADING STALE FAST ALLOW_BUSY] transactions "Forgets about watched keys of a transaction.";
         Shutdown "shutdown" -1 [ADMIN NOSCRIPT LOADING STALE NO_MULTI ALLOW_BUSY] server "Synchronously saves the database(s) to disk and shuts down the Redis server.";
     }
 }

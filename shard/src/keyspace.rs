@@ -198,6 +198,15 @@ impl Db {
         }
     }
 
+    /// Whether a live key exists, without removing it if it expired (WATCH
+    /// looks without side effects, as Redis's `keyIsExpired` does).
+    pub fn is_live(&self, key: &[u8], now: u64) -> bool {
+        let i = self.index(key);
+        self.tables[i]
+            .find(self.hash(key), |n| *n.key == *key)
+            .is_some_and(|n| !n.entry.is_expired(now))
+    }
+
     /// Whether a live key exists (no hit/miss counted).
     pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
         self.get_mut(key, now).is_some()

@@ -76,9 +76,9 @@ impl Shard {
         self.dbs_mut().for_each(|db| db.track_expired = track);
     }
 
-    /// Turns keys the databases expired since the last call into signals:
-    /// an `expired` event and a modification each, as Redis's
-    /// `deleteExpiredKeyAndPropagate` does.
+    /// Turns keys the databases expired since the last call into `expired`
+    /// events. (Redis also signals a modification; here WATCH notices an
+    /// expired key by its absence at EXEC, see `Signals::unwatch`.)
     pub fn collect_expired(&mut self) {
         for (i, slot) in self.dbs.iter_mut().enumerate() {
             let Some(db) = slot.as_deref_mut() else {
@@ -86,7 +86,6 @@ impl Shard {
             };
             for key in db.expired_keys.drain(..) {
                 self.signals.notify(i, class::EXPIRED, "expired", &key);
-                self.signals.modified(i, &key);
             }
         }
     }

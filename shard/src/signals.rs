@@ -46,11 +46,16 @@ pub struct Event {
     pub key: Bytes,
 }
 
-/// A watched key: how many watches refer to it and how often it changed.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Watched {
-    pub watchers: u32,
-    pub version: u64,
+/// One client's WATCH on a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Watcher {
+    /// The client's id (unique over the whole server).
+    pub client: u64,
+    /// The key was modified since the WATCH.
+    pub dirty: bool,
+    /// The key existed (and had not expired) at WATCH time: if it is gone
+    /// at EXEC, it expired meanwhile, which also fails the transaction.
+    pub live: bool,
 }
 
 #[derive(Default)]
@@ -59,8 +64,8 @@ pub struct Signals {
     pub notify: u32,
     /// Events to publish, drained by the event loop.
     pub events: Vec<Event>,
-    /// Keys some client WATCHes, by (db, key).
-    pub watched: HashMap<(usize, Bytes), Watched>,
+    /// Keys some client WATCHes, by (db, key), with their watchers.
+    pub watched: HashMap<(usize, Bytes), Vec<Watcher>>,
     /// Keys blocked clients wait on, by (db, key): how many waits.
     pub blocking: HashMap<(usize, Bytes), u32>,
     /// Blocked-on keys that received data since the last drain.
@@ -105,8 +110,8 @@ impl Signals {
             return;
         }
         // Bytes lookups need an owned key; only paid while someone watches.
-        if let Some(w) = self.watched.get_mut(&(db, Bytes::copy_from_slice(key))) {
-            w.version += 1;
+        if let Some(watchers) = self.watched.get_mut(&(db, Bytes::copy_from_slice(key))) {
+            watchers.iter_mut().for_each(|w| w.dirty = true);
         }
     }
 
@@ -124,32 +129,40 @@ impl Signals {
         }
     }
 
-    /// Starts watching a key; returns its current version.
-    pub fn watch(&mut self, db: usize, key: Bytes) -> u64 {
-        let w = self.watched.entry((db, key)).or_default();
-        w.watchers += 1;
-        w.version
-    }
-
-    /// The key's version, if it is watched.
-    pub fn version(&self, db: usize, key: &Bytes) -> Option<u64> {
-        self.watched.get(&(db, key.clone())).map(|w| w.version)
-    }
-
-    /// Ends one watch on a key.
-    pub fn unwatch(&mut self, db: usize, key: Bytes) {
-        let k = (db, key);
-        if let Some(w) = self.watched.get_mut(&k) {
-            w.watchers -= 1;
-            if w.watchers == 0 {
-                self.watched.remove(&k);
-            }
+    /// Starts a client's watch on a key (a second WATCH of the same key
+    /// by the same client changes nothing, as in Redis).
+    pub fn watch(&mut self, db: usize, key: Bytes, client: u64, live: bool) {
+        let watchers = self.watched.entry((db, key)).or_default();
+        if !watchers.iter().any(|w| w.client == client) {
+            watchers.push(Watcher {
+                client,
+                dirty: false,
+                live,
+            });
         }
+    }
+
+    /// Ends a client's watch on a key; returns whether the transaction it
+    /// guards must fail: the key was modified, or was live at WATCH time and
+    /// is not now (`live_now`). A watch that is not there counts as failed.
+    pub fn unwatch(&mut self, db: usize, key: Bytes, client: u64, live_now: bool) -> bool {
+        let k = (db, key);
+        let Some(watchers) = self.watched.get_mut(&k) else {
+            return true;
+        };
+        let Some(i) = watchers.iter().position(|w| w.client == client) else {
+            return true;
+        };
+        let w = watchers.swap_remove(i);
+        if watchers.is_empty() {
+            self.watched.remove(&k);
+        }
+        w.dirty || (w.live && !live_now)
     }
 
     /// Whether deletions by expiry must be reported one by one.
     pub fn tracks_expiry(&self) -> bool {
-        self.wants(class::EXPIRED) || !self.watched.is_empty()
+        self.wants(class::EXPIRED)
     }
 }
 
@@ -203,19 +216,23 @@ mod tests {
     }
 
     #[test]
-    fn watched_versions_move_on_modification_only_while_watched() {
+    fn a_watch_fails_after_modification_or_expiry_only() {
         let mut s = Signals::default();
-        let v = s.watch(0, Bytes::from_static(b"k"));
-        s.watch(0, Bytes::from_static(b"k"));
+        let k = || Bytes::from_static(b"k");
+        s.watch(0, k(), 1, true);
+        s.watch(0, k(), 1, true);
+        s.watch(0, k(), 2, true);
+        s.watch(0, k(), 3, false);
         s.modified(0, b"other");
         s.modified(1, b"k");
-        assert_eq!(s.version(0, &Bytes::from_static(b"k")), Some(v));
+        assert!(!s.unwatch(0, k(), 2, true), "untouched");
+        assert!(!s.unwatch(0, k(), 3, false), "absent then, absent now");
+        s.watch(0, k(), 4, true);
+        assert!(s.unwatch(0, k(), 4, false), "live at WATCH, expired since");
         s.modified(0, b"k");
-        assert_eq!(s.version(0, &Bytes::from_static(b"k")), Some(v + 1));
-        s.unwatch(0, Bytes::from_static(b"k"));
-        assert!(s.version(0, &Bytes::from_static(b"k")).is_some());
-        s.unwatch(0, Bytes::from_static(b"k"));
+        assert!(s.unwatch(0, k(), 1, true), "modified");
         assert!(s.watched.is_empty());
+        assert!(s.unwatch(0, k(), 1, true), "no such watch");
     }
 
     #[test]

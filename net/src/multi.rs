@@ -1,0 +1,331 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH, with Redis's rules.
+//!
+//! Between MULTI and EXEC commands are checked (name, arity) and queued;
+//! an error at that point makes EXEC answer EXECABORT. WATCHed keys are
+//! registered on the shard that owns them (`shard::Signals`); any write to
+//! one, or its expiry, fails the EXEC with a null reply.
+//!
+//! EXEC runs the queued commands as one atomic, isolated step. When every
+//! key involved (queued or watched) lives on this shard, that is simply
+//! running them one after the other: nothing else runs on a shard meanwhile.
+//! Otherwise EXEC becomes one cross-shard atomic command (`atomic.rs`): it
+//! holds every shard involved, checks the watches, then runs each queued
+//! command's own plan in turn, exactly as it would run outside a
+//! transaction, and releases the shards after the last one.
+
+use crate::conn::{Conn, ParsedRequest};
+use crate::event_loop::EventLoop;
+use crate::gather::{done, finish, plan, Combine, Next, Plan};
+use crate::ops::{ShardOp, ShardReply};
+use bytes::Bytes;
+use proto::{CommandId, ConnCmd, Reply};
+use shard::shard_of_key;
+use std::collections::VecDeque;
+
+pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
+
+/// A connection's open transaction.
+#[derive(Default)]
+pub struct Multi {
+    pub queued: Vec<ParsedRequest>,
+    /// A command was refused while queueing: EXEC answers EXECABORT.
+    pub aborted: bool,
+}
+
+/// An EXEC in progress over several shards, carried from step to step.
+pub struct ExecState {
+    /// Commands still to run, each with the database it runs in.
+    items: VecDeque<(usize, Plan)>,
+    /// How to combine the step in flight of the command being run; None
+    /// while the watches are being checked.
+    current: Option<Combine>,
+    replies: Vec<Reply>,
+    /// The database the step in flight runs in.
+    pub db: usize,
+}
+
+/// Whether a command runs immediately even inside MULTI.
+fn runs_in_multi(id: CommandId) -> bool {
+    use ConnCmd::*;
+    matches!(
+        id,
+        CommandId::Conn(Exec | Discard | Multi | Watch | Quit | Reset)
+    )
+}
+
+impl EventLoop {
+    /// Queues a command if the connection is inside MULTI. Returns the
+    /// request back if it is to run now.
+    pub(crate) fn queue_in_multi(
+        &mut self,
+        conn: &mut Conn,
+        request: ParsedRequest,
+    ) -> Option<ParsedRequest> {
+        let spec = request.spec?;
+        let multi = conn.multi.as_mut()?;
+        if runs_in_multi(spec.id) {
+            return Some(request);
+        }
+        if spec.has(proto::table::flags::NO_MULTI) {
+            multi.aborted = true;
+            conn.reply(Reply::error(NOT_IN_MULTI));
+            return None;
+        }
+        multi.queued.push(request);
+        conn.reply(Reply::simple("QUEUED"));
+        None
+    }
+
+    /// Forgets every key the connection watches (UNWATCH, EXEC, DISCARD,
+    /// RESET, disconnect).
+    pub(crate) fn unwatch_all(&mut self, conn: &mut Conn) {
+        self.forget_watches(conn.id, std::mem::take(&mut conn.watched));
+    }
+
+    pub(crate) fn forget_watches(&mut self, client: u64, watched: Vec<(usize, Bytes)>) {
+        for (shard, keys) in self.watched_by_shard(watched) {
+            if shard == self.id {
+                self.unwatch_keys(client, &keys);
+            } else {
+                let check = false;
+                self.send_untracked(
+                    shard,
+                    ShardOp::Unwatch {
+                        client,
+                        keys,
+                        check,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Ends a client's watches on this shard's keys; true if one failed.
+    pub(crate) fn unwatch_keys(&mut self, client: u64, keys: &[(usize, Bytes)]) -> bool {
+        let now = self.now;
+        let mut failed = false;
+        for (db, key) in keys {
+            let live = self
+                .shard
+                .existing_db(*db)
+                .is_some_and(|d| d.is_live(key, now));
+            failed |= self.shard.signals.unwatch(*db, key.clone(), client, live);
+        }
+        failed
+    }
+
+    fn watched_by_shard(&self, keys: Vec<(usize, Bytes)>) -> Vec<(usize, Vec<(usize, Bytes)>)> {
+        let shards = self.shard.count;
+        let mut per: Vec<Vec<(usize, Bytes)>> = vec![Vec::new(); shards];
+        for (db, key) in keys {
+            per[shard_of_key(&key, shards)].push((db, key));
+        }
+        per.into_iter()
+            .enumerate()
+            .filter(|(_, k)| !k.is_empty())
+            .collect()
+    }
+}
+
+pub fn run(lp: &mut EventLoop, conn: &mut Conn, cmd: ConnCmd, args: Vec<Bytes>) -> Plan {
+    match cmd {
+        ConnCmd::Multi => {
+            if conn.multi.is_some() {
+                return done(Reply::error("ERR MULTI calls can not be nested"));
+            }
+            conn.multi = Some(Box::default());
+            done(Reply::Ok)
+        }
+        ConnCmd::Discard => match conn.multi.take() {
+            None => done(Reply::error("ERR DISCARD without MULTI")),
+            Some(_) => {
+                lp.unwatch_all(conn);
+                done(Reply::Ok)
+            }
+        },
+        ConnCmd::Unwatch => {
+            lp.unwatch_all(conn);
+            done(Reply::Ok)
+        }
+        ConnCmd::Watch => watch(lp, conn, &args),
+        _ => exec(lp, conn),
+    }
+}
+
+fn watch(lp: &mut EventLoop, conn: &mut Conn, args: &[Bytes]) -> Plan {
+    if conn.multi.is_some() {
+        return done(Reply::error("ERR WATCH inside MULTI is not allowed"));
+    }
+    let shards = lp.shard.count;
+    let mut remote: Vec<Vec<(usize, Bytes)>> = vec![Vec::new(); shards];
+    for key in &args[1..] {
+        let watched = (conn.db, key.clone());
+        if conn.watched.contains(&watched) {
+            continue;
+        }
+        conn.watched.push(watched.clone());
+        let shard = shard_of_key(key, shards);
+        if shard == lp.id {
+            let live = lp.shard.db(conn.db).is_live(key, lp.now);
+            lp.shard.signals.watch(watched.0, watched.1, conn.id, live);
+        } else {
+            remote[shard].push(watched);
+        }
+    }
+    // Remote watches are registered through the owners' mailboxes, ahead
+    // of anything this connection sends them later (EXEC's check included).
+    for (shard, keys) in remote.into_iter().enumerate() {
+        if !keys.is_empty() {
+            lp.send_untracked(
+                shard,
+                ShardOp::Watch {
+                    client: conn.id,
+                    keys,
+                },
+            );
+        }
+    }
+    done(Reply::Ok)
+}
+
+fn exec(lp: &mut EventLoop, conn: &mut Conn) -> Plan {
+    let Some(multi) = conn.multi.take() else {
+        return done(Reply::error("ERR EXEC without MULTI"));
+    };
+    if multi.aborted {
+        lp.unwatch_all(conn);
+        return done(Reply::error(EXECABORT));
+    }
+    let shards = lp.shard.count;
+    let mut involved = vec![false; shards];
+    let watched = std::mem::take(&mut conn.watched);
+    for (_, key) in &watched {
+        involved[shard_of_key(key, shards)] = true;
+    }
+    // Connection commands run now, in order (SELECT changes the database
+    // of what follows); their replies and every data command's take their
+    // place in order below.
+    let mut items = VecDeque::with_capacity(multi.queued.len());
+    for ParsedRequest { args, spec } in multi.queued {
+        let Some(spec) = spec else { continue };
+        let db = conn.db;
+        let plan = match spec.id {
+            CommandId::Shard(cmd) => plan(cmd, args, shards, lp.id, db),
+            CommandId::Conn(cmd) => crate::conn_cmd::run(lp, conn, cmd, args),
+        };
+        for &s in plan.hold.iter().chain(plan.parts.iter().map(|(s, _)| s)) {
+            involved[s] = true;
+        }
+        items.push_back((db, plan));
+    }
+    let hold: Vec<usize> = (0..shards).filter(|&s| involved[s]).collect();
+    let local = hold.iter().all(|&s| s == lp.id);
+    let mut by_shard = lp.watched_by_shard(watched);
+    if local {
+        let failed = by_shard
+            .pop()
+            .is_some_and(|(_, keys)| lp.unwatch_keys(conn.id, &keys));
+        if failed {
+            return done(Reply::NilArray);
+        }
+        let replies = items
+            .into_iter()
+            .map(|(db, plan)| lp.run_plan_here(db, plan))
+            .collect();
+        return done(Reply::Array(replies));
+    }
+    let state = Box::new(ExecState {
+        items,
+        current: None,
+        replies: Vec::new(),
+        db: conn.db,
+    });
+    let (parts, combine) = if by_shard.is_empty() {
+        match step(state, Vec::new()) {
+            Next::Step(parts, combine) => (parts, combine),
+            Next::Reply(reply) => return done(reply),
+            Next::Silent => return done(Reply::Nil),
+        }
+    } else {
+        let client = conn.id;
+        let checks = by_shard
+            .into_iter()
+            .map(|(shard, keys)| {
+                let op = ShardOp::Unwatch {
+                    client,
+                    keys,
+                    check: true,
+                };
+                (shard, op)
+            })
+            .collect();
+        (checks, Combine::Exec(state))
+    };
+    Plan {
+        parts,
+        combine,
+        barrier: true,
+        hold,
+    }
+}
+
+/// Advances a cross-shard EXEC once the parts of its last step are in.
+pub fn step(mut state: Box<ExecState>, parts: Vec<Option<ShardReply>>) -> Next {
+    match state.current.take() {
+        // The watch check: any failed watch answers null, running nothing.
+        None if !parts.is_empty() => {
+            let failed = parts
+                .iter()
+                .any(|p| !matches!(p, Some(ShardReply::Reply(Reply::Integer(0)))));
+            if failed {
+                return Next::Reply(Reply::NilArray);
+            }
+        }
+        None => {}
+        Some(combine) => match finish(combine, parts) {
+            Next::Step(parts, combine) => {
+                state.current = Some(combine);
+                return Next::Step(parts, Combine::Exec(state));
+            }
+            Next::Reply(reply) => state.replies.push(reply),
+            Next::Silent => state.replies.push(Reply::Nil),
+        },
+    }
+    while let Some((db, plan)) = state.items.pop_front() {
+        if plan.parts.is_empty() {
+            match finish(plan.combine, Vec::new()) {
+                Next::Reply(reply) => state.replies.push(reply),
+                Next::Silent => state.replies.push(Reply::Nil),
+                Next::Step(parts, combine) => {
+                    state.db = db;
+                    state.current = Some(combine);
+                    return Next::Step(parts, Combine::Exec(state));
+                }
+            }
+            continue;
+        }
+        state.db = db;
+        state.current = Some(plan.combine);
+        return Next::Step(plan.parts, Combine::Exec(state));
+    }
+    Next::Reply(Reply::Array(std::mem::take(&mut state.replies)))
+}
+
+impl EventLoop {
+    /// Runs a plan whose every step stays on this shard, to its reply.
+    pub(crate) fn run_plan_here(&mut self, db: usize, plan: Plan) -> Reply {
+        let (mut parts, mut combine) = (plan.parts, plan.combine);
+        loop {
+            let results = parts
+                .into_iter()
+                .map(|(_, op)| Some(self.run_op(db, op)))
+                .collect();
+            match finish(combine, results) {
+                Next::Reply(reply) => return reply,
+                Next::Silent => return Reply::Nil,
+                Next::Step(p, c) => (parts, combine) = (p, c),
+            }
+        }
+    }
+}

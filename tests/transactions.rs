@@ -1,0 +1,143 @@
+//! MULTI/EXEC through the Rust redis crate on a 2-shard server: atomic and
+//! isolated also when the keys live on different shards, WATCH failing on
+//! expiry, and the state a disconnect leaves behind.
+
+mod common;
+
+use common::tokenginx;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+fn client(port: u16) -> redis::Connection {
+    let c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client");
+    c.get_connection().expect("connect")
+}
+
+fn port(server: &common::Process) -> u16 {
+    server.addr().rsplit(':').next().unwrap().parse().unwrap()
+}
+
+/// `{a}` and `{b}` hash to slots owned by different shards of two.
+const A: &str = "{a}balance";
+const B: &str = "{b}balance";
+
+#[test]
+fn transfers_between_shards_keep_the_sum_for_every_reader() {
+    let server = tokenginx(2);
+    let port = port(&server);
+    let mut setup = client(port);
+    let _: () = redis::pipe()
+        .set(A, 1000)
+        .set(B, 1000)
+        .query(&mut setup)
+        .unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let movers: Vec<_> = (0..3)
+        .map(|m| {
+            thread::spawn(move || {
+                let mut c = client(port);
+                for i in 0..1500 {
+                    let amount = (i % 7 + m) as i64;
+                    let (from, to) = if i % 2 == 0 { (A, B) } else { (B, A) };
+                    let (_, _): (i64, i64) = redis::pipe()
+                        .atomic()
+                        .decr(from, amount)
+                        .incr(to, amount)
+                        .query(&mut c)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let done = done.clone();
+            thread::spawn(move || {
+                let mut c = client(port);
+                let mut reads = 0u64;
+                while !done.load(Ordering::Acquire) || reads < 100 {
+                    let (a, b): (i64, i64) =
+                        redis::pipe().atomic().get(A).get(B).query(&mut c).unwrap();
+                    assert_eq!(
+                        a + b,
+                        2000,
+                        "a reader saw half a transfer after {reads} reads"
+                    );
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    for m in movers {
+        m.join().expect("mover");
+    }
+    done.store(true, Ordering::Release);
+    for r in readers {
+        assert!(r.join().expect("no torn reads") >= 100);
+    }
+    let (a, b): (i64, i64) = redis::pipe().get(A).get(B).query(&mut setup).unwrap();
+    assert_eq!(a + b, 2000);
+}
+
+#[test]
+fn pipelines_and_transactions_mix_across_shards() {
+    let server = tokenginx(2);
+    let mut c = client(port(&server));
+    let keys: Vec<String> = (0..50).map(|i| format!("session:{i}")).collect();
+    let mut tx = redis::pipe();
+    tx.atomic();
+    for k in &keys {
+        tx.set_ex(k, "payload", 60).ignore();
+    }
+    tx.mget(&keys).del(&keys[..10]).exists(&keys[..20]);
+    let (values, deleted, existing): (Vec<String>, i64, i64) = tx.query(&mut c).unwrap();
+    assert_eq!(values.len(), 50);
+    assert!(values.iter().all(|v| v == "payload"));
+    assert_eq!((deleted, existing), (10, 10));
+    // A runtime error inside EXEC answers in place; the rest still runs.
+    let r: redis::RedisResult<(String, i64)> = redis::pipe()
+        .atomic()
+        .cmd("LPUSH")
+        .arg(&keys[20])
+        .arg("x")
+        .incr(&keys[49], 1)
+        .query(&mut c);
+    assert!(r.is_err(), "WRONGTYPE reaches the caller");
+    let v: String = redis::cmd("GET").arg(&keys[49]).query(&mut c).unwrap();
+    assert_eq!(
+        v, "payload",
+        "INCR of a non-number failed and changed nothing"
+    );
+}
+
+#[test]
+fn a_watched_key_that_expires_fails_the_transaction() {
+    let server = tokenginx(2);
+    let mut c = client(port(&server));
+    for key in [A, B] {
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg("v")
+            .arg("PX")
+            .arg(100)
+            .query(&mut c)
+            .unwrap();
+        let _: () = redis::cmd("WATCH").arg(key).query(&mut c).unwrap();
+        // Let the TTL pass without touching the key: whether the active
+        // expiry cycle removes it meanwhile or not, EXEC must fail.
+        thread::sleep(Duration::from_millis(150));
+        let _: () = redis::cmd("MULTI").query(&mut c).unwrap();
+        let _: () = redis::cmd("SET").arg("{c}x").arg(1).query(&mut c).unwrap();
+        let r: Option<Vec<String>> = redis::cmd("EXEC").query(&mut c).unwrap();
+        assert_eq!(r, None, "EXEC after the watched key {key} expired");
+    }
+    // A key that was already gone when watched, and stays gone, is no change.
+    let _: () = redis::cmd("WATCH").arg(A).query(&mut c).unwrap();
+    let _: () = redis::cmd("MULTI").query(&mut c).unwrap();
+    let _: () = redis::cmd("SET").arg("{c}x").arg(2).query(&mut c).unwrap();
+    let r: Option<Vec<String>> = redis::cmd("EXEC").query(&mut c).unwrap();
+    assert_eq!(r, Some(vec!["OK".to_string()]));
+}
