@@ -237,3 +237,45 @@ fn lmove_across_shards_never_shows_the_element_twice_or_nowhere() {
     );
     assert_eq!([a, b].concat(), ["token"]);
 }
+
+/// A WATCH on a key that a cross-shard SMOVE or COPY changes fails the
+/// EXEC, as a change by a single-shard command does; one it only reads
+/// does not.
+#[test]
+fn cross_shard_multi_key_writes_fail_the_watches_of_what_they_change() {
+    let server = tokenginx(2);
+    let port = port(&server);
+    let mut watcher = client(port);
+    let mut other = client(port);
+    let _: () = other.sadd("{a}s", &["m", "n"]).unwrap();
+    let exec = |c: &mut redis::Connection| -> Option<Vec<i64>> {
+        let _: () = redis::cmd("MULTI").query(c).unwrap();
+        let _: () = redis::cmd("INCR").arg("{a}n").query(c).unwrap();
+        redis::cmd("EXEC").query(c).unwrap()
+    };
+    for (key, change) in [
+        ("{b}s", &["SMOVE", "{a}s", "{b}s", "m"][..]),
+        ("{a}s", &["SMOVE", "{a}s", "{b}s", "n"]),
+        ("{b}c", &["COPY", "{b}s", "{b}c"]),
+        ("{a}c", &["COPY", "{b}s", "{a}c"]),
+    ] {
+        let _: () = redis::cmd("WATCH").arg(key).query(&mut watcher).unwrap();
+        let _: redis::Value = redis::cmd(change[0])
+            .arg(&change[1..])
+            .query(&mut other)
+            .unwrap();
+        assert_eq!(exec(&mut watcher), None, "{change:?} changed {key}");
+    }
+    let _: () = redis::cmd("WATCH").arg("{b}s").query(&mut watcher).unwrap();
+    let _: Vec<String> = other.sunion(&["{a}c", "{b}s"]).unwrap();
+    let _: i64 = redis::cmd("SMOVE")
+        .arg("{a}c")
+        .arg("{b}s")
+        .arg("none")
+        .query(&mut other)
+        .unwrap();
+    assert!(
+        exec(&mut watcher).is_some(),
+        "reads and no-op moves change nothing"
+    );
+}
