@@ -67,3 +67,29 @@ fn idle_clients_are_closed_after_the_timeout() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn subscribers_are_not_idle_clients() {
+    let server = tokenginx(2);
+    let mut admin = server.connect();
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "timeout", "1"]), b"+OK\r\n");
+    // Idle since before the normal client below: the timeout would close
+    // it first if it applied to subscribers.
+    let mut subscriber = server.connect();
+    assert_eq!(
+        subscriber.cmd(&["SUBSCRIBE", "news"]),
+        b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n"
+    );
+    // Several expiry ticks (10 a second) apart, so the subscriber's shard
+    // has passed its deadline too, whichever shard each client is on.
+    std::thread::sleep(Duration::from_millis(400));
+    let mut idle = server.connect();
+    assert_eq!(idle.cmd(&["PING"]), b"+PONG\r\n");
+    assert_eq!(idle.read_to_close(), b"");
+    let mut publisher = server.connect();
+    assert_eq!(publisher.cmd(&["PUBLISH", "news", "still-here"]), b":1\r\n");
+    assert_eq!(
+        subscriber.reply(),
+        b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$10\r\nstill-here\r\n"
+    );
+}

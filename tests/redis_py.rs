@@ -1,5 +1,5 @@
-//! Runs `tests/redis_py/test_sessions.py` (redis-py, unittest) against a
-//! TokenginX without and one with a password.
+//! Runs the redis-py (unittest) suites in `tests/redis_py/` against a
+//! TokenginX with two shards, without and with a password.
 
 mod common;
 
@@ -23,12 +23,10 @@ fn have_redis_py() -> bool {
 
 /// Runs the given unittest selectors and asserts they pass.
 fn run_python_tests(selectors: &[&str]) {
-    if !have_redis_py() {
-        eprintln!(
-            "SKIPPED: python3 with redis-py is not installed; run scripts/install-test-deps.sh"
-        );
-        return;
-    }
+    assert!(
+        have_redis_py(),
+        "python3 with redis-py is not installed: run scripts/install-test-deps.sh"
+    );
     let open = common::tokenginx(2);
     let protected = common::tokenginx_with(Options::shards(2).password(PASSWORD));
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/redis_py");
@@ -80,7 +78,17 @@ fn redis_py_session_patterns() {
 }
 
 #[test]
-#[ignore = "needs MULTI/EXEC (redis-py's default pipeline) and EVALSHA (redis-py's Lock), not implemented yet"]
-fn redis_py_transactions_and_locks() {
+fn redis_py_transactions() {
+    run_python_tests(&["test_transactions.TransactionTest"]);
+}
+
+#[test]
+#[ignore = "needs EVALSHA (redis-py's Lock), not implemented"]
+fn redis_py_locks() {
     run_python_tests(&["test_sessions.KnownGapsTest"]);
+}
+
+#[test]
+fn redis_py_pubsub_and_keyspace_events() {
+    run_python_tests(&["test_pubsub.PubSubTest"]);
 }

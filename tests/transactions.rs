@@ -141,3 +141,39 @@ fn a_watched_key_that_expires_fails_the_transaction() {
     let r: Option<Vec<String>> = redis::cmd("EXEC").query(&mut c).unwrap();
     assert_eq!(r, Some(vec!["OK".to_string()]));
 }
+
+#[test]
+fn client_list_shows_open_transactions_and_blocked_clients() {
+    let server = tokenginx(2);
+    let mut admin = server.connect();
+    let mut tx = server.connect();
+    assert_eq!(tx.cmd(&["CLIENT", "SETNAME", "tx"]), b"+OK\r\n");
+    assert_eq!(tx.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(tx.cmd(&["SET", "k", "v"]), b"+QUEUED\r\n");
+    let mut blocked = server.connect();
+    assert_eq!(blocked.cmd(&["CLIENT", "SETNAME", "waiter"]), b"+OK\r\n");
+    blocked.send(&common::encode(&["BLPOP", "{x}q", "0"]));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = String::from_utf8(admin.cmd(&["CLIENT", "LIST"])).unwrap();
+        let field = |name: &str, key: &str| -> String {
+            list.lines()
+                .find(|l| l.contains(&format!(" name={name} ")))
+                .and_then(|l| l.split(' ').find_map(|f| f.strip_prefix(key)))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert_eq!(field("tx", "flags="), "x");
+        assert_eq!(field("tx", "multi="), "1");
+        if field("waiter", "flags=") == "b" {
+            assert_eq!(field("waiter", "cmd="), "blpop");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never blocked: {list}"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(tx.cmd(&["EXEC"]), b"*1\r\n+OK\r\n");
+}

@@ -68,6 +68,17 @@ impl EventLoop {
             remaining: 1,
             barrier: true,
         });
+        self.start_atomic_at(conn, slot, seq, plan);
+    }
+
+    /// Starts an atomic command whose reply goes to the reserved slot `seq`.
+    pub(crate) fn start_atomic_at(
+        &mut self,
+        conn: &mut crate::conn::Conn,
+        slot: u32,
+        seq: u64,
+        plan: Plan,
+    ) {
         conn.barrier = true;
         self.next_tx += 1;
         let id = ((self.id as u64 + 1) << 40) | (self.next_tx & ((1 << 40) - 1));
@@ -199,6 +210,7 @@ impl EventLoop {
             if shard == self.id {
                 // This shard is held by this command: run its part inline.
                 let reply = self.run_op(db, op);
+                self.publish_signals(None);
                 if let Some(tx) = self.txs.get_mut(&id) {
                     tx.parts[part] = Some(reply);
                     tx.remaining -= 1;
@@ -257,24 +269,32 @@ impl EventLoop {
         for &shard in &tx.hold {
             self.send_tx(shard, id, 0, tx.db, ShardOp::Release);
         }
-        let Some(conn) = self
-            .conns
-            .get_mut(tx.conn as usize)
-            .and_then(|c| c.as_mut())
-        else {
+        let Some(mut conn) = self.conns.get_mut(tx.conn as usize).and_then(|c| c.take()) else {
             return;
         };
-        if conn.generation != tx.generation {
-            return;
+        if conn.generation == tx.generation && Self::is_blocked_slot(&conn, tx.seq) {
+            self.attempt_done(&mut conn, tx.conn, reply);
+        } else if conn.generation == tx.generation {
+            self.deliver_tx_reply(&mut conn, tx.conn, tx.seq, reply);
         }
-        if let Some(p) = conn.slot_mut(tx.seq) {
+        self.conns[tx.conn as usize] = Some(conn);
+    }
+
+    fn deliver_tx_reply(
+        &mut self,
+        conn: &mut crate::conn::Conn,
+        slot: u32,
+        seq: u64,
+        reply: Reply,
+    ) {
+        if let Some(p) = conn.slot_mut(seq) {
             *p = Pending::Ready(reply);
         }
         conn.barrier = false;
         conn.drain_ready();
         if !conn.dirty {
             conn.dirty = true;
-            self.dirty.push(tx.conn);
+            self.dirty.push(slot);
         }
     }
 
@@ -282,7 +302,7 @@ impl EventLoop {
     /// is held by another command.
     pub(crate) fn handle_request(&mut self, reply_to: ReplyTo, db: u8, op: ShardOp) {
         if let Some(holder) = self.held_by {
-            if reply_to.tx != holder {
+            if reply_to.tx != holder && op.touches_data() {
                 self.deferred
                     .push_back(Message::Request { reply_to, db, op });
                 return;
@@ -310,9 +330,14 @@ impl EventLoop {
             op => {
                 let silent = matches!(
                     op,
-                    ShardOp::Watch { .. } | ShardOp::Unwatch { check: false, .. }
+                    ShardOp::Watch { .. }
+                        | ShardOp::Unwatch { check: false, .. }
+                        | ShardOp::Block { .. }
+                        | ShardOp::Unblock { .. }
+                        | ShardOp::WakeBlocked { .. }
                 );
                 let reply = self.run_op(db as usize, op);
+                self.publish_signals(None);
                 if silent {
                     return;
                 }

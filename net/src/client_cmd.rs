@@ -16,6 +16,8 @@ pub struct KillFilter {
     pub laddr: Option<String>,
     /// Don't kill the caller (the default for the filter syntax).
     pub skip_id: Option<u64>,
+    /// TYPE pubsub (true) or normal (false): whether the client has a subscription.
+    pub pubsub: Option<bool>,
 }
 
 impl KillFilter {
@@ -24,6 +26,7 @@ impl KillFilter {
             && self.addr.as_ref().is_none_or(|a| *a == conn.addr)
             && self.laddr.as_ref().is_none_or(|a| *a == conn.laddr)
             && self.skip_id != Some(conn.id)
+            && self.pubsub.is_none_or(|p| p == conn.subs.is_some())
     }
 }
 
@@ -129,14 +132,16 @@ fn set_info(conn: &mut Conn, attr: &[u8], value: &[u8]) -> Reply {
 
 fn list(lp: &mut EventLoop, conn: &Conn, args: &[Bytes]) -> Plan {
     let mut ids: Option<Vec<u64>> = None;
+    let mut pubsub = None;
     let mut i = 2;
     while i < args.len() {
         let opt = args[i].to_ascii_lowercase();
         if opt == b"type" && i + 1 < args.len() {
             let t = args[i + 1].to_ascii_lowercase();
             match &t[..] {
-                b"normal" => {}
-                b"master" | b"replica" | b"slave" | b"pubsub" => ids = Some(Vec::new()),
+                b"normal" => pubsub = Some(false),
+                b"pubsub" => pubsub = Some(true),
+                b"master" | b"replica" | b"slave" => ids = Some(Vec::new()),
                 _ => {
                     return done(Reply::error(format!(
                         "ERR Unknown client type '{}'",
@@ -163,7 +168,7 @@ fn list(lp: &mut EventLoop, conn: &Conn, args: &[Bytes]) -> Plan {
     Plan::all(
         lp.shard.count,
         || ShardOp::ClientList,
-        Combine::ClientList { own, ids },
+        Combine::ClientList { own, ids, pubsub },
     )
 }
 
@@ -197,8 +202,9 @@ fn kill_command(lp: &mut EventLoop, conn: &mut Conn, args: &[Bytes]) -> Plan {
                     }
                 }
                 b"type" => match &pair[1].to_ascii_lowercase()[..] {
-                    b"normal" => {}
-                    b"master" | b"replica" | b"slave" | b"pubsub" => filter.id = Some(0),
+                    b"normal" => filter.pubsub = Some(false),
+                    b"pubsub" => filter.pubsub = Some(true),
+                    b"master" | b"replica" | b"slave" => filter.id = Some(0),
                     _ => return done(Reply::error(format!("ERR Unknown client type '{value}'"))),
                 },
                 _ => return done(Reply::error(errors::SYNTAX)),
@@ -236,8 +242,23 @@ pub fn line(conn: &Conn, now: u64) -> String {
             .unwrap_or_default()
             .into_owned()
     };
+    // Redis's flag letters, in its order; N for none.
+    let mut flags = String::new();
+    if conn.subs.is_some() {
+        flags.push('P');
+    }
+    if conn.multi.is_some() {
+        flags.push('x');
+    }
+    if conn.blocked.is_some() {
+        flags.push('b');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let multi = conn.multi.as_ref().map_or(-1, |m| m.queued.len() as i64);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub={} multi={multi} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         conn.id,
         conn.addr,
         conn.laddr,
@@ -246,6 +267,9 @@ pub fn line(conn: &Conn, now: u64) -> String {
         now.saturating_sub(conn.created_ms) / 1000,
         now.saturating_sub(conn.last_active_ms) / 1000,
         conn.db,
+        conn.subs.as_ref().map_or(0, |s| s.channels.len()),
+        conn.subs.as_ref().map_or(0, |s| s.patterns.len()),
+        conn.subs.as_ref().map_or(0, |s| s.shard_channels.len()),
         conn.rbuf.len(),
         conn.rbuf.capacity() - conn.rbuf.len(),
         conn.rbuf.capacity(),

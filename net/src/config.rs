@@ -32,6 +32,10 @@ pub struct ServerConfig {
     pub query_buffer_limit: usize,
     /// client-output-buffer-limit for normal clients (0 = unlimited, Redis's default).
     pub output_limit_normal: OutputLimit,
+    /// client-output-buffer-limit for pub/sub clients (Redis: 32mb 8mb 60).
+    pub output_limit_pubsub: OutputLimit,
+    /// notify-keyspace-events at start-up, as class flags (`shard::class`).
+    pub notify_keyspace_events: u32,
     /// Close connections idle this long; zero means never (`timeout`).
     pub idle_timeout: Duration,
     /// Active expiry cycles per second per shard (`hz`).
@@ -63,6 +67,12 @@ impl Default for ServerConfig {
                 soft: 0,
                 soft_seconds: 0,
             },
+            output_limit_pubsub: OutputLimit {
+                hard: 32 * 1024 * 1024,
+                soft: 8 * 1024 * 1024,
+                soft_seconds: 60,
+            },
+            notify_keyspace_events: 0,
             idle_timeout: Duration::ZERO,
             hz: 10,
             ring_entries: 4096,

@@ -29,7 +29,7 @@ impl Runtime {
             hz: config.hz.clamp(1, 500),
             maxclients: config.maxclients,
             requirepass: config.requirepass.clone(),
-            notify_keyspace_events: 0,
+            notify_keyspace_events: config.notify_keyspace_events,
         }
     }
 
@@ -188,10 +188,13 @@ fn values(lp: &EventLoop) -> Vec<(&'static str, String)> {
         (
             "client-output-buffer-limit",
             format!(
-                "normal {} {} {} replica 268435456 67108864 60 pubsub 33554432 8388608 60",
+                "normal {} {} {} replica 268435456 67108864 60 pubsub {} {} {}",
                 c.output_limit_normal.hard,
                 c.output_limit_normal.soft,
-                c.output_limit_normal.soft_seconds
+                c.output_limit_normal.soft_seconds,
+                c.output_limit_pubsub.hard,
+                c.output_limit_pubsub.soft,
+                c.output_limit_pubsub.soft_seconds
             ),
         ),
         ("requirepass", r.requirepass.clone().unwrap_or_default()),

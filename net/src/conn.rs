@@ -69,11 +69,16 @@ pub struct Conn {
     pub soft_limit_since_ms: u64,
     /// The open transaction, between MULTI and EXEC/DISCARD.
     pub multi: Option<Box<crate::multi::Multi>>,
+    /// The blocking command this connection waits in.
+    pub blocked: Option<Box<crate::blocking::Blocked>>,
     /// WATCHed keys, with their database.
     pub watched: Vec<(usize, Bytes)>,
     /// The buffer of a receive in flight when the shared buffers ran out;
     /// the kernel writes into it, so it lives until that receive completes.
     pub own_buf: Option<Box<[u8]>>,
+    /// Channels and patterns this client subscribed to; `None` while it has
+    /// none, which is what makes it a pub/sub client (Redis's CLIENT_PUBSUB).
+    pub subs: Option<Box<crate::pubsub::Subscriptions>>,
 }
 
 impl Conn {
@@ -110,7 +115,9 @@ impl Conn {
             dirty: false,
             soft_limit_since_ms: 0,
             own_buf: None,
+            subs: None,
             multi: None,
+            blocked: None,
             watched: Vec::new(),
         }
     }
@@ -143,6 +150,13 @@ impl Conn {
             }
             self.first_seq += 1;
         }
+    }
+
+    /// How many channels and patterns the client is subscribed to.
+    pub fn subscriptions(&self) -> usize {
+        self.subs
+            .as_ref()
+            .map_or(0, |s| s.channels.len() + s.patterns.len())
     }
 
     /// A command was refused inside MULTI: EXEC will answer EXECABORT.

@@ -1,10 +1,10 @@
 //! Commands about the connection or the whole server, run where the
 //! connection lives: PING ECHO HELLO AUTH SELECT QUIT RESET CLIENT COMMAND
-//! INFO CONFIG TIME SHUTDOWN.
+//! INFO CONFIG TIME SHUTDOWN, and the pub/sub commands (see `pubsub`).
 
 use crate::conn::Conn;
 use crate::event_loop::EventLoop;
-use crate::gather::{done, Combine, Plan};
+use crate::gather::{done, silent, Combine, Plan};
 use crate::ops::ShardOp;
 use bytes::Bytes;
 use proto::{errors, ConnCmd, Protocol, Reply};
@@ -12,13 +12,44 @@ use proto::{errors, ConnCmd, Protocol, Reply};
 /// The Redis version whose behaviour TokenginX implements, as INFO and HELLO report it.
 pub const REDIS_VERSION: &str = "7.0.15";
 
-pub fn run(lp: &mut EventLoop, conn: &mut Conn, cmd: ConnCmd, args: Vec<Bytes>) -> Plan {
+pub fn run(lp: &mut EventLoop, conn: &mut Conn, slot: u32, cmd: ConnCmd, args: Vec<Bytes>) -> Plan {
+    use crate::pubsub::Kind;
     match cmd {
+        // A RESP2 subscriber reads every reply as a pub/sub array.
+        ConnCmd::Ping
+            if args.len() <= 2 && conn.subs.is_some() && conn.proto == Protocol::Resp2 =>
+        {
+            done(Reply::Array(vec![
+                Reply::bulk("pong"),
+                Reply::Bulk(args.get(1).cloned().unwrap_or_default()),
+            ]))
+        }
         ConnCmd::Ping => done(match args.len() {
             1 => Reply::simple("PONG"),
             2 => Reply::Bulk(args[1].clone()),
             _ => Reply::error(errors::wrong_arity("ping")),
         }),
+        ConnCmd::Subscribe | ConnCmd::Psubscribe | ConnCmd::Ssubscribe => {
+            let kind = match cmd {
+                ConnCmd::Subscribe => Kind::Channel,
+                ConnCmd::Psubscribe => Kind::Pattern,
+                _ => Kind::Shard,
+            };
+            let replies = lp.subscribe(conn, slot, kind, &args[1..]);
+            crate::pubsub_cmd::confirmations(conn, replies)
+        }
+        ConnCmd::Unsubscribe | ConnCmd::Punsubscribe | ConnCmd::Sunsubscribe => {
+            let kind = match cmd {
+                ConnCmd::Unsubscribe => Kind::Channel,
+                ConnCmd::Punsubscribe => Kind::Pattern,
+                _ => Kind::Shard,
+            };
+            let replies = lp.unsubscribe(conn, slot, kind, &args[1..], true);
+            crate::pubsub_cmd::confirmations(conn, replies)
+        }
+        ConnCmd::Publish => crate::pubsub_cmd::publish(lp, conn, slot, &args, false),
+        ConnCmd::Spublish => crate::pubsub_cmd::publish(lp, conn, slot, &args, true),
+        ConnCmd::Pubsub => crate::pubsub_cmd::pubsub(lp, &args),
         ConnCmd::Echo => done(Reply::Bulk(args[1].clone())),
         ConnCmd::Hello => done(hello(lp, conn, &args)),
         ConnCmd::Auth => done(auth(lp, conn, &args)),
@@ -37,6 +68,7 @@ pub fn run(lp: &mut EventLoop, conn: &mut Conn, cmd: ConnCmd, args: Vec<Bytes>) 
             done(Reply::Ok)
         }
         ConnCmd::Reset => {
+            lp.unsubscribe_all(conn, slot);
             conn.multi = None;
             lp.unwatch_all(conn);
             conn.db = 0;
@@ -46,7 +78,7 @@ pub fn run(lp: &mut EventLoop, conn: &mut Conn, cmd: ConnCmd, args: Vec<Bytes>) 
             done(Reply::simple("RESET"))
         }
         ConnCmd::Multi | ConnCmd::Exec | ConnCmd::Discard | ConnCmd::Watch | ConnCmd::Unwatch => {
-            crate::multi::run(lp, conn, cmd, args)
+            crate::multi::run(lp, conn, slot, cmd, args)
         }
         ConnCmd::Client => crate::client_cmd::run(lp, conn, &args),
         ConnCmd::Command => done(crate::command_cmd::run(&args)),
@@ -81,12 +113,7 @@ pub fn run(lp: &mut EventLoop, conn: &mut Conn, cmd: ConnCmd, args: Vec<Bytes>) 
             lp.shared.trigger_shutdown();
             // Like Redis, a successful SHUTDOWN answers by closing the connection.
             conn.close_after_flush = true;
-            Plan {
-                parts: Vec::new(),
-                combine: Combine::Silent,
-                barrier: false,
-                hold: Vec::new(),
-            }
+            silent()
         }
     }
 }

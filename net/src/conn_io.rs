@@ -305,6 +305,10 @@ impl EventLoop {
             if !watched.is_empty() {
                 self.forget_watches(client, watched);
             }
+            if let Some(mut conn) = self.conns[slot as usize].take() {
+                self.drop_blocked(&mut conn, slot);
+                self.conns[slot as usize] = Some(conn);
+            }
         }
         let Some(conn) = self.conns[slot as usize].as_mut() else {
             return;
@@ -312,7 +316,8 @@ impl EventLoop {
         if conn.recv_armed || conn.send_inflight {
             return;
         }
-        let conn = self.conns[slot as usize].take().expect("checked above");
+        let mut conn = self.conns[slot as usize].take().expect("checked above");
+        self.unsubscribe_all(&mut conn, slot);
         close_fd(conn.fd);
         self.shared.clients.fetch_sub(1, Ordering::AcqRel);
         self.free.push(slot);

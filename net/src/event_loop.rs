@@ -115,6 +115,14 @@ pub struct EventLoop {
     pub(crate) held_by: Option<u64>,
     /// Requests that arrived while held, in arrival order.
     pub(crate) deferred: VecDeque<Message>,
+    /// This shard's pub/sub subscribers.
+    pub(crate) pubsub: crate::pubsub::Tables,
+    /// Clients waiting on keys this shard owns (blocking.rs).
+    pub(crate) waiters: hashbrown::HashMap<(usize, bytes::Bytes), Vec<crate::blocking::Waiter>>,
+    /// Connections of this loop in a blocking command.
+    pub(crate) blocked: Vec<u32>,
+    /// The earliest timeout of a blocked connection, Unix ms.
+    pub(crate) next_block_deadline: Option<u64>,
 }
 
 impl EventLoop {
@@ -131,6 +139,8 @@ impl EventLoop {
         let mut shard = Shard::new(id, shared.config.shards);
         shard.max_string_len = shared.config.max_bulk_len;
         let runtime = Runtime::new(&shared.config);
+        shard.signals.notify = runtime.notify_keyspace_events;
+        shard.update_expiry_tracking();
         let limits = proto::Limits {
             max_bulk_len: shared.config.max_bulk_len,
             ..proto::Limits::default()
@@ -166,6 +176,10 @@ impl EventLoop {
             next_tx: 0,
             held_by: None,
             deferred: VecDeque::new(),
+            pubsub: Default::default(),
+            waiters: hashbrown::HashMap::new(),
+            blocked: Vec::new(),
+            next_block_deadline: None,
         })
     }
 
@@ -207,6 +221,9 @@ impl EventLoop {
                 self.tick();
             }
             self.handle_signals();
+            if !self.blocked.is_empty() {
+                self.next_block_deadline = self.expire_blocked();
+            }
             self.wake_peers();
             if self.shared.shutdown.load(Ordering::Acquire) && self.shutdown_step() {
                 return Ok(());
@@ -217,14 +234,22 @@ impl EventLoop {
 
     pub(crate) fn wait(&mut self) -> io::Result<()> {
         let runnable = !self.dirty.is_empty() && self.held_by.is_none();
-        let busy = runnable || !self.mailbox.rx.is_empty() || !self.rearm.is_empty();
+        let busy = runnable
+            || !self.mailbox.rx.is_empty()
+            || !self.rearm.is_empty()
+            || !self.shard.signals.ready.is_empty();
         let result = if busy {
             self.uring.submit()
         } else if self.mailbox.prepare_to_sleep() {
-            let timeout = self
-                .next_tick
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(1));
+            let mut timeout = self.next_tick.saturating_duration_since(Instant::now());
+            if let Some(deadline) = self
+                .next_block_deadline
+                .filter(|_| !self.blocked.is_empty())
+            {
+                let ms = (deadline + 1).saturating_sub(unix_ms());
+                timeout = timeout.min(Duration::from_millis(ms));
+            }
+            let timeout = timeout.max(Duration::from_millis(1));
             let ts = types::Timespec::from(timeout);
             let args = types::SubmitArgs::new().timespec(&ts);
             let r = self.uring.submitter().submit_with_args(1, &args);
@@ -279,7 +304,8 @@ impl EventLoop {
     }
 
     /// Closes clients idle longer than `timeout` (CONFIG SET timeout), as
-    /// Redis's client cron does; clients waiting on another shard are not idle.
+    /// Redis's client cron does; clients waiting on another shard are not
+    /// idle, and pub/sub clients, which listen without talking, are exempt.
     pub(crate) fn close_idle(&mut self) {
         let limit_ms = self.runtime.timeout_secs.saturating_mul(1000);
         if limit_ms == 0 {
@@ -291,6 +317,7 @@ impl EventLoop {
                 self.conns[s as usize].as_ref().is_some_and(|c| {
                     !c.closing
                         && c.pending.is_empty()
+                        && c.subs.is_none()
                         && now.saturating_sub(c.last_active_ms) > limit_ms
                 })
             })

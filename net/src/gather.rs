@@ -47,6 +47,8 @@ pub enum Fanout {
     /// COPY): where they span shards, the executor runs on a scratch shard
     /// holding them all (see `together.rs`).
     Together,
+    /// BLPOP/BRPOP: keys tried in order, shard by shard, until one pops.
+    FirstOf,
 }
 
 pub fn fanout(cmd: ShardCmd) -> Fanout {
@@ -77,6 +79,7 @@ pub fn fanout(cmd: ShardCmd) -> Fanout {
         Keys => Fanout::AllConcat,
         Randomkey => Fanout::AllRandom,
         Scan => Fanout::Scan,
+        Blpop | Brpop => Fanout::FirstOf,
     }
 }
 
@@ -89,6 +92,14 @@ pub enum Combine {
     /// One part; its reply is the reply.
     Single,
     SumInt,
+    /// PUBLISH: receivers on other shards added to those found here.
+    SumFrom(i64),
+    /// PUBSUB CHANNELS: every shard's names, each once.
+    Union,
+    /// PUBSUB NUMSUB: per-channel counts summed over shards.
+    Numsub(Vec<Bytes>),
+    /// PUBSUB NUMPAT: distinct names over shards.
+    CountDistinct,
     AllOk,
     /// MGET: part `i`'s values go to `positions[i]`.
     Mget(Vec<Vec<usize>>),
@@ -98,6 +109,9 @@ pub enum Combine {
     Msetnx(Vec<(usize, ShardOp)>),
     /// MSETNX's MSET step: +OK becomes 1.
     MsetnxDone,
+    /// BLPOP over keys of several shards: the groups still to try, in key
+    /// order, while the step in flight answered the null array.
+    FirstOf(std::collections::VecDeque<(usize, ShardOp)>),
     /// Cross-shard RENAME.
     Rename(RenameStep),
     /// Keys taken from their shards for a command to run on a scratch
@@ -108,10 +122,12 @@ pub enum Combine {
     /// INFO over every shard's counters.
     Info(crate::info::InfoRequest),
     /// CLIENT LIST lines of every shard plus the caller's own, by id,
-    /// only those with the given ids when there is a list.
+    /// only those with the given ids when there is a list, only pub/sub
+    /// clients (or only the others) with TYPE pubsub (normal).
     ClientList {
         own: String,
         ids: Option<Vec<u64>>,
+        pubsub: Option<bool>,
     },
     /// CLIENT KILL counts (plus the caller itself when it matched): summed,
     /// or with the old syntax, +OK or an error.
@@ -202,6 +218,36 @@ pub fn plan(cmd: ShardCmd, args: Vec<Bytes>, shards: usize, here: usize, db: usi
             }
         }
         Fanout::Together => crate::together::plan(cmd, args, shards, here, db),
+        Fanout::FirstOf => {
+            // Runs of consecutive keys on one shard, each with the timeout.
+            let (name, timeout) = (args[0].clone(), args[args.len() - 1].clone());
+            let mut groups: Vec<(usize, Vec<Bytes>)> = Vec::new();
+            for key in &args[1..args.len() - 1] {
+                let shard = shard_of_key(key, shards);
+                match groups.last_mut() {
+                    Some((s, keys)) if *s == shard => keys.push(key.clone()),
+                    _ => groups.push((shard, vec![name.clone(), key.clone()])),
+                }
+            }
+            if groups.len() == 1 {
+                return Plan::single(groups[0].0, command(args));
+            }
+            let hold = ascending(&groups.iter().map(|(s, _)| *s).collect::<Vec<_>>());
+            let mut rest: std::collections::VecDeque<(usize, ShardOp)> = groups
+                .into_iter()
+                .map(|(s, mut a)| {
+                    a.push(timeout.clone());
+                    (s, command(a))
+                })
+                .collect();
+            let first = rest.pop_front().into_iter().collect();
+            Plan {
+                parts: first,
+                combine: Combine::FirstOf(rest),
+                barrier: true,
+                hold,
+            }
+        }
         Fanout::KeysSum => split_keys(cmd, args, shards, 1, Combine::SumInt),
         Fanout::Mget => {
             let mut positions = vec![Vec::new(); shards];
@@ -291,6 +337,17 @@ pub fn done(reply: Reply) -> Plan {
     }
 }
 
+/// A plan with no parts and no reply of its own (commands such as
+/// SUBSCRIBE queue their replies themselves).
+pub fn silent() -> Plan {
+    Plan {
+        parts: Vec::new(),
+        combine: Combine::Silent,
+        barrier: false,
+        hold: Vec::new(),
+    }
+}
+
 /// The distinct shards, in the ascending order holds are taken in.
 pub(crate) fn ascending(shards: &[usize]) -> Vec<usize> {
     let mut v = shards.to_vec();
@@ -375,8 +432,9 @@ pub fn finish(combine: Combine, parts: Vec<Option<ShardReply>>) -> Next {
         Combine::Ready(reply) => Next::Reply(reply),
         Combine::Silent => Next::Silent,
         Combine::Single => Next::Reply(reply_of(parts.into_iter().next().flatten())),
-        Combine::SumInt => {
-            let mut sum = 0;
+        Combine::SumInt => finish(Combine::SumFrom(0), parts),
+        Combine::SumFrom(start) => {
+            let mut sum = start;
             for part in parts {
                 match reply_of(part) {
                     Reply::Integer(n) => sum += n,
@@ -384,6 +442,48 @@ pub fn finish(combine: Combine, parts: Vec<Option<ShardReply>>) -> Next {
                 }
             }
             Next::Reply(Reply::Integer(sum))
+        }
+        Combine::Union | Combine::CountDistinct => {
+            let mut names = Vec::new();
+            for part in parts {
+                match reply_of(part) {
+                    Reply::Array(items) => {
+                        names.extend(items.into_iter().filter_map(|r| match r {
+                            Reply::Bulk(b) => Some(b),
+                            _ => None,
+                        }))
+                    }
+                    other => return Next::Reply(other),
+                }
+            }
+            let mut seen = hashbrown::HashSet::new();
+            names.retain(|n| seen.insert(n.clone()));
+            Next::Reply(match combine {
+                Combine::CountDistinct => Reply::Integer(names.len() as i64),
+                _ => Reply::Array(names.into_iter().map(Reply::Bulk).collect()),
+            })
+        }
+        Combine::Numsub(channels) => {
+            let mut counts = vec![0; channels.len()];
+            for part in parts {
+                match reply_of(part) {
+                    Reply::Array(items) => {
+                        for (sum, item) in counts.iter_mut().zip(items) {
+                            if let Reply::Integer(n) = item {
+                                *sum += n;
+                            }
+                        }
+                    }
+                    other => return Next::Reply(other),
+                }
+            }
+            Next::Reply(Reply::Array(
+                channels
+                    .into_iter()
+                    .zip(counts)
+                    .flat_map(|(c, n)| [Reply::Bulk(c), Reply::Integer(n)])
+                    .collect(),
+            ))
         }
         Combine::AllOk => {
             for part in parts {
@@ -439,6 +539,13 @@ pub fn finish(combine: Combine, parts: Vec<Option<ShardReply>>) -> Next {
             Next::Reply(Reply::Ok) => Next::Reply(Reply::Integer(1)),
             other => other,
         },
+        Combine::FirstOf(mut rest) => match reply_of(parts.into_iter().next().flatten()) {
+            Reply::NilArray if !rest.is_empty() => {
+                let next = rest.pop_front().into_iter().collect();
+                Next::Step(next, Combine::FirstOf(rest))
+            }
+            reply => Next::Reply(reply),
+        },
         Combine::Rename(step) => rename_step(step, parts.into_iter().next().flatten()),
         // Inside EXEC (a lone command ends in atomic.rs, a round trip
         // sooner): the keys go back as one more step.
@@ -458,7 +565,7 @@ pub fn finish(combine: Combine, parts: Vec<Option<ShardReply>>) -> Next {
                 .collect();
             Next::Reply(crate::info::render(&request, stats))
         }
-        Combine::ClientList { own, ids } => {
+        Combine::ClientList { own, ids, pubsub } => {
             let mut lines: Vec<String> = own.lines().map(str::to_owned).collect();
             for part in parts {
                 if let Some(ShardReply::Clients(text)) = part {
@@ -467,6 +574,9 @@ pub fn finish(combine: Combine, parts: Vec<Option<ShardReply>>) -> Next {
             }
             if let Some(ids) = ids {
                 lines.retain(|l| ids.contains(&crate::client_cmd::line_id(l)));
+            }
+            if let Some(pubsub) = pubsub {
+                lines.retain(|l| l.contains(" flags=P ") == pubsub);
             }
             lines.sort_by_key(|l| crate::client_cmd::line_id(l));
             let mut text = lines.join("\n");

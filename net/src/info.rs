@@ -146,10 +146,11 @@ pub fn render(req: &InfoRequest, mut shards: Vec<ShardStats>) -> Reply {
     // The caller's connection is out of its shard's table while its command
     // runs, so it is counted here.
     let clients = 1 + shards.iter().map(|s| s.connected_clients).sum::<usize>();
+    let blocked = shards.iter().map(|s| s.blocked_clients).sum::<usize>();
     section(
         "clients",
         "Clients",
-        format!("connected_clients:{clients}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n", req.maxclients),
+        format!("connected_clients:{clients}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{blocked}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n", req.maxclients),
     );
     let rss = proc_status_kb("VmRSS:") * 1024;
     let peak = proc_status_kb("VmHWM:") * 1024;
@@ -175,7 +176,7 @@ pub fn render(req: &InfoRequest, mut shards: Vec<ShardStats>) -> Reply {
         "stats",
         "Stats",
         format!(
-            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ncross_shard_requests:{}\r\nreceive_buffers_exhausted:{}\r\n",
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\ncross_shard_requests:{}\r\nreceive_buffers_exhausted:{}\r\n",
             sum(|s| s.total_connections),
             sum(|s| s.total_commands),
             sum(|s| s.net_input_bytes),
@@ -184,6 +185,8 @@ pub fn render(req: &InfoRequest, mut shards: Vec<ShardStats>) -> Reply {
             sum(|s| s.expired),
             sum(|s| s.hits),
             sum(|s| s.misses),
+            sum(|s| s.pubsub_channels),
+            sum(|s| s.pubsub_patterns),
             sum(|s| s.cross_shard_requests),
             sum(|s| s.receive_buffers_exhausted),
         ),

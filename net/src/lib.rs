@@ -13,6 +13,7 @@
 //!   connection and server commands.
 
 mod atomic;
+mod blocking;
 mod bufring;
 mod client_cmd;
 mod command_cmd;
@@ -27,6 +28,8 @@ mod info;
 mod mesh;
 mod multi;
 mod ops;
+mod pubsub;
+mod pubsub_cmd;
 mod requests;
 mod server;
 mod shard_ops;
@@ -34,5 +37,6 @@ mod signals;
 mod together;
 
 pub use config::{OutputLimit, ServerConfig};
+pub use config_cmd::parse_notify_flags;
 pub(crate) use server::Shared;
 pub use server::{ServerHandle, ShutdownTrigger};

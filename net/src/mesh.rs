@@ -39,6 +39,9 @@ pub enum Message {
         reply_to: ReplyTo,
         reply: ShardReply,
     },
+    /// Keyspace notifications to deliver to the receiver's subscribers, as
+    /// (channel, message); nothing is answered.
+    Publish(Vec<(bytes::Bytes, bytes::Bytes)>),
 }
 
 /// The sending side of one shard's mailbox.

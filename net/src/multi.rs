@@ -128,7 +128,7 @@ impl EventLoop {
     }
 }
 
-pub fn run(lp: &mut EventLoop, conn: &mut Conn, cmd: ConnCmd, args: Vec<Bytes>) -> Plan {
+pub fn run(lp: &mut EventLoop, conn: &mut Conn, slot: u32, cmd: ConnCmd, args: Vec<Bytes>) -> Plan {
     match cmd {
         ConnCmd::Multi => {
             if conn.multi.is_some() {
@@ -149,7 +149,7 @@ pub fn run(lp: &mut EventLoop, conn: &mut Conn, cmd: ConnCmd, args: Vec<Bytes>) 
             done(Reply::Ok)
         }
         ConnCmd::Watch => watch(lp, conn, &args),
-        _ => exec(lp, conn),
+        _ => exec(lp, conn, slot),
     }
 }
 
@@ -189,7 +189,7 @@ fn watch(lp: &mut EventLoop, conn: &mut Conn, args: &[Bytes]) -> Plan {
     done(Reply::Ok)
 }
 
-fn exec(lp: &mut EventLoop, conn: &mut Conn) -> Plan {
+fn exec(lp: &mut EventLoop, conn: &mut Conn, slot: u32) -> Plan {
     let Some(multi) = conn.multi.take() else {
         return done(Reply::error("ERR EXEC without MULTI"));
     };
@@ -212,7 +212,7 @@ fn exec(lp: &mut EventLoop, conn: &mut Conn) -> Plan {
         let db = conn.db;
         let plan = match spec.id {
             CommandId::Shard(cmd) => plan(cmd, args, shards, lp.id, db),
-            CommandId::Conn(cmd) => crate::conn_cmd::run(lp, conn, cmd, args),
+            CommandId::Conn(cmd) => crate::conn_cmd::run(lp, conn, slot, cmd, args),
         };
         for &s in plan.hold.iter().chain(plan.parts.iter().map(|(s, _)| s)) {
             involved[s] = true;

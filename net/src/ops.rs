@@ -29,6 +29,20 @@ pub enum ShardOp {
     ConfigSet(Vec<crate::config_cmd::Change>),
     /// CONFIG RESETSTAT.
     ResetStats,
+    /// PUBLISH (SPUBLISH when `sharded`) to the receiving shard's
+    /// subscribers; replies with how many got it.
+    Publish {
+        channel: Bytes,
+        message: Bytes,
+        sharded: bool,
+    },
+    /// PUBSUB CHANNELS [pattern] (SHARDCHANNELS when true): the receiving
+    /// shard's channels.
+    PubsubChannels(Option<Bytes>, bool),
+    /// PUBSUB NUMSUB (SHARDNUMSUB when true): the receiving shard's counts.
+    PubsubNumsub(Vec<Bytes>, bool),
+    /// PUBSUB NUMPAT: the receiving shard's patterns.
+    PubsubPatterns,
     /// Hold the receiving shard for one cross-shard atomic command: until
     /// its Release, the shard runs nothing else (see `atomic.rs`).
     Hold,
@@ -39,6 +53,19 @@ pub enum ShardOp {
         client: u64,
         keys: Vec<(usize, Bytes)>,
     },
+    /// A blocked client waits on keys this shard owns. No reply is sent.
+    Block {
+        waiter: crate::blocking::Waiter,
+        keys: Vec<(usize, Bytes)>,
+    },
+    /// The client stopped waiting. No reply is sent.
+    Unblock {
+        client: u64,
+        keys: Vec<(usize, Bytes)>,
+    },
+    /// A key the client (on the receiving shard) waits on may have data.
+    /// No reply is sent.
+    WakeBlocked { slot: u32, generation: u32 },
     /// Ends a client's watches; with `check`, replies 1 if one of them
     /// failed (EXEC), else sends no reply (UNWATCH, DISCARD, disconnect).
     Unwatch {
@@ -46,6 +73,20 @@ pub enum ShardOp {
         keys: Vec<(usize, Bytes)>,
         check: bool,
     },
+}
+
+impl ShardOp {
+    /// Whether the operation reads or writes the keyspace: others (pub/sub)
+    /// may run while the shard is held by an atomic command.
+    pub fn touches_data(&self) -> bool {
+        !matches!(
+            self,
+            ShardOp::Publish { .. }
+                | ShardOp::PubsubChannels(..)
+                | ShardOp::PubsubNumsub(..)
+                | ShardOp::PubsubPatterns
+        )
+    }
 }
 
 pub enum ShardReply {
@@ -74,4 +115,9 @@ pub struct ShardStats {
     pub net_output_bytes: u64,
     pub cross_shard_requests: u64,
     pub receive_buffers_exhausted: u64,
+    /// Channels and patterns with subscribers on this shard (INFO sums
+    /// them: a channel with subscribers on two shards counts twice).
+    pub pubsub_channels: u64,
+    pub pubsub_patterns: u64,
+    pub blocked_clients: usize,
 }

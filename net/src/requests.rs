@@ -27,6 +27,9 @@ impl EventLoop {
             conn.drain_ready();
             let over = self.output_over_limit(&mut conn);
             self.conns[slot as usize] = Some(conn);
+            // Whatever path a command took (EXEC's included), its events go
+            // out before its reply does.
+            self.publish_signals(None);
             if over {
                 self.begin_close(slot);
             } else {
@@ -40,10 +43,20 @@ impl EventLoop {
         }
     }
 
+    /// The output limit of the client's class: pub/sub clients (those with
+    /// a subscription) have their own, as in Redis.
+    pub(crate) fn output_limit(&self, conn: &Conn) -> crate::OutputLimit {
+        if conn.subs.is_some() {
+            self.shared.config.output_limit_pubsub
+        } else {
+            self.shared.config.output_limit_normal
+        }
+    }
+
     /// Redis's client-output-buffer-limit: over `hard` bytes closes at once;
     /// over `soft` bytes for longer than `soft_seconds` closes too.
     pub(crate) fn output_over_limit(&self, conn: &mut Conn) -> bool {
-        let limit = self.shared.config.output_limit_normal;
+        let limit = self.output_limit(conn);
         let used = conn.output_len();
         if limit.hard > 0 && used >= limit.hard {
             tracing::warn!(
@@ -78,7 +91,7 @@ impl EventLoop {
                 self.stats.total_commands += 1;
                 self.dispatch(conn, slot, request);
                 // Stop at the hard output limit; the caller closes the client.
-                let hard = self.shared.config.output_limit_normal.hard;
+                let hard = self.output_limit(conn).hard;
                 if hard > 0 && conn.output_len() >= hard {
                     return;
                 }
@@ -176,6 +189,17 @@ impl EventLoop {
             conn.abort_multi();
             return;
         }
+        if conn.subs.is_some()
+            && conn.proto == proto::Protocol::Resp2
+            && !allowed_subscribed(spec, conn.last_cmd)
+        {
+            conn.reply(Reply::error(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                conn.last_cmd
+            )));
+            conn.abort_multi();
+            return;
+        }
         if conn.multi.is_some() {
             let request = ParsedRequest {
                 args,
@@ -197,6 +221,9 @@ impl EventLoop {
         args: Vec<Bytes>,
     ) {
         let plan = match spec.id {
+            CommandId::Shard(cmd) if spec.has(proto::table::flags::BLOCKING) => {
+                return self.start_blocking(conn, slot, cmd, args);
+            }
             CommandId::Shard(cmd) => {
                 let shards = self.shard.count;
                 // The common case: one shard, or a key this shard owns.
@@ -213,12 +240,13 @@ impl EventLoop {
                         cmd,
                         &args,
                     );
+                    self.publish_signals(Some((slot, conn)));
                     conn.reply(reply);
                     return;
                 }
                 plan(cmd, args, shards, self.id, conn.db)
             }
-            CommandId::Conn(cmd) => crate::conn_cmd::run(self, conn, cmd, args),
+            CommandId::Conn(cmd) => crate::conn_cmd::run(self, conn, slot, cmd, args),
         };
         self.start_plan(conn, slot, plan);
     }
@@ -267,6 +295,7 @@ impl EventLoop {
         for (part, (shard, op)) in parts.into_iter().enumerate() {
             if shard == self.id {
                 let reply = self.run_op(conn.db, op);
+                self.publish_signals(Some((slot, &mut *conn)));
                 self.fill(conn, slot, seq, part, reply);
             } else {
                 self.stats.cross_shard_requests += 1;
@@ -320,6 +349,9 @@ impl EventLoop {
             ..
         } = *gather;
         match finish(combine, parts) {
+            Next::Reply(reply) if Self::is_blocked_slot(conn, seq) => {
+                self.attempt_done(conn, slot, reply);
+            }
             Next::Reply(reply) => {
                 if let Some(p) = conn.slot_mut(seq) {
                     *p = Pending::Ready(reply);
@@ -351,6 +383,21 @@ impl EventLoop {
     }
 }
 
+/// What a RESP2 client with subscriptions may run: the pub/sub commands,
+/// PING, QUIT and RESET. A container's unknown subcommand gets its own
+/// error first, as in Redis, where it is found before this check.
+fn allowed_subscribed(spec: &proto::CommandSpec, full_name: &str) -> bool {
+    use proto::ConnCmd::*;
+    match spec.id {
+        CommandId::Conn(
+            Subscribe | Unsubscribe | Psubscribe | Punsubscribe | Ssubscribe | Sunsubscribe | Ping
+            | Quit | Reset,
+        ) => true,
+        CommandId::Conn(Client | Config | Command | Pubsub) => full_name == spec.name,
+        _ => false,
+    }
+}
+
 /// The name CLIENT LIST shows in `cmd=`: `client|list` for a container's
 /// subcommand, as Redis 7 shows it, else the command's name.
 fn full_name(name: &'static str, args: &[Bytes]) -> &'static str {
@@ -375,9 +422,15 @@ fn full_name(name: &'static str, args: &[Bytes]) -> &'static str {
         "command|list",
         "command|getkeys",
         "command|help",
+        "pubsub|channels",
+        "pubsub|numsub",
+        "pubsub|numpat",
+        "pubsub|shardchannels",
+        "pubsub|shardnumsub",
+        "pubsub|help",
     ];
-    // Only three containers have subcommands; keep the common path free.
-    if !matches!(name, "client" | "config" | "command") {
+    // Only four containers have subcommands; keep the common path free.
+    if !matches!(name, "client" | "config" | "command" | "pubsub") {
         return name;
     }
     let Some(sub) = args.get(1) else { return name };

@@ -24,6 +24,9 @@ pub struct Shared {
     pub next_client_id: AtomicU64,
     pub started_ms: u64,
     pub port: u16,
+    /// Subscriptions (channels and patterns, per client) each shard holds,
+    /// so publishers skip shards where nobody listens.
+    pub subscriptions: Vec<AtomicUsize>,
     peers: Vec<Peer>,
 }
 
@@ -98,6 +101,7 @@ impl ServerHandle {
             next_client_id: AtomicU64::new(1),
             started_ms: unix_ms(),
             port: addr.port(),
+            subscriptions: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
             peers: peers.clone(),
         });
         let cores = core_affinity::get_core_ids().unwrap_or_default();

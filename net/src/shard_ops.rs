@@ -21,9 +21,26 @@ impl EventLoop {
                 cmd,
                 &args,
             )),
-            ShardOp::TakeKey(key) => ShardReply::Entry(self.shard.db(db).remove(&key, now)),
+            ShardOp::TakeKey(key) => {
+                let entry = self.shard.db(db).remove(&key, now);
+                if entry.is_some() {
+                    let ctx = &mut Ctx {
+                        shard: &mut self.shard,
+                        db,
+                        now,
+                    };
+                    shard::cmd::keys::renamed_from(ctx, &key);
+                }
+                ShardReply::Entry(entry)
+            }
             ShardOp::PutKey(key, entry) => {
                 self.shard.db(db).insert(&key, entry, now);
+                let ctx = &mut Ctx {
+                    shard: &mut self.shard,
+                    db,
+                    now,
+                };
+                shard::cmd::keys::renamed_to(ctx, &key);
                 ShardReply::Reply(Reply::Ok)
             }
             ShardOp::TakeKeys(keys) => ShardReply::Entries(
@@ -46,6 +63,34 @@ impl EventLoop {
                 self.shard.update_expiry_tracking();
                 ShardReply::Reply(Reply::Ok)
             }
+            ShardOp::Publish {
+                channel,
+                message,
+                sharded,
+            } => ShardReply::Reply(Reply::Integer(
+                self.publish_local(&channel, &message, sharded, None) as i64,
+            )),
+            ShardOp::PubsubChannels(pattern, sharded) => ShardReply::Reply(Reply::Array(
+                self.pubsub
+                    .channel_names(pattern.as_deref(), sharded)
+                    .into_iter()
+                    .map(Reply::Bulk)
+                    .collect(),
+            )),
+            ShardOp::PubsubNumsub(channels, sharded) => ShardReply::Reply(Reply::Array(
+                self.pubsub
+                    .numsub(&channels, sharded)
+                    .into_iter()
+                    .map(Reply::Integer)
+                    .collect(),
+            )),
+            ShardOp::PubsubPatterns => ShardReply::Reply(Reply::Array(
+                self.pubsub
+                    .pattern_names()
+                    .into_iter()
+                    .map(Reply::Bulk)
+                    .collect(),
+            )),
             // Holds only travel through the mailbox (atomic.rs), never as parts.
             ShardOp::Hold | ShardOp::Release => {
                 ShardReply::Reply(Reply::error("ERR internal error: hold outside the mailbox"))
@@ -62,6 +107,18 @@ impl EventLoop {
             }
             ShardOp::Unwatch { client, keys, .. } => {
                 ShardReply::Reply(Reply::Integer(self.unwatch_keys(client, &keys) as i64))
+            }
+            ShardOp::Block { waiter, keys } => {
+                self.add_waiter(waiter, keys);
+                ShardReply::Reply(Reply::Ok)
+            }
+            ShardOp::Unblock { client, keys } => {
+                self.remove_waiter(client, &keys);
+                ShardReply::Reply(Reply::Ok)
+            }
+            ShardOp::WakeBlocked { slot, generation } => {
+                self.wake_blocked(slot, generation);
+                ShardReply::Reply(Reply::Ok)
             }
             ShardOp::ResetStats => {
                 self.stats = LoopStats::default();
@@ -94,6 +151,17 @@ impl EventLoop {
         s.net_output_bytes = self.stats.net_output_bytes;
         s.cross_shard_requests = self.stats.cross_shard_requests;
         s.receive_buffers_exhausted = self.stats.receive_buffers_exhausted;
+        s.pubsub_channels = self.pubsub.channel_count() as u64;
+        s.pubsub_patterns = self.pubsub.pattern_count() as u64;
+        // Counted where a client's first key lives, once its wait is noted there.
+        let waiting: hashbrown::HashSet<u64> = self
+            .waiters
+            .values()
+            .flatten()
+            .filter(|w| w.counted)
+            .map(|w| w.client)
+            .collect();
+        s.blocked_clients = waiting.len();
         s
     }
 
@@ -104,6 +172,11 @@ impl EventLoop {
             };
             match msg {
                 Message::Request { reply_to, db, op } => self.handle_request(reply_to, db, op),
+                Message::Publish(batch) => {
+                    for (channel, message) in batch {
+                        self.publish_local(&channel, &message, false, None);
+                    }
+                }
                 Message::Response { reply_to, reply } if reply_to.tx != 0 => {
                     self.on_tx_response(reply_to.tx, reply_to.part as usize, reply)
                 }

@@ -27,8 +27,9 @@ pub mod flags {
     pub const ALLOW_BUSY: u32 = 1 << 9;
     pub const NO_MULTI: u32 = 1 << 10;
     pub const RANDOM: u32 = 1 << 11;
+    pub const BLOCKING: u32 = 1 << 12;
     /// Keys are not at fixed positions: a numkeys argument says how many follow.
-    pub const MOVABLEKEYS: u32 = 1 << 12;
+    pub const MOVABLEKEYS: u32 = 1 << 13;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -37,6 +38,7 @@ pub mod flags {
         (ADMIN, "admin"),
         (NOSCRIPT, "noscript"),
         (RANDOM, "random"),
+        (BLOCKING, "blocking"),
         (LOADING, "loading"),
         (STALE, "stale"),
         (FAST, "fast"),
@@ -132,6 +134,7 @@ impl CommandSpec {
             "sorted_set" => cats.push("@sortedset"),
             "list" => cats.push("@list"),
             "connection" => cats.push("@connection"),
+            "pubsub" => cats.push("@pubsub"),
             "transactions" => cats.push("@transaction"),
             _ => {}
         }
@@ -140,6 +143,9 @@ impl CommandSpec {
         } else {
             "@slow"
         });
+        if self.has(flags::BLOCKING) {
+            cats.push("@blocking");
+        }
         cats
     }
 }
@@ -310,6 +316,8 @@ command_table! {
         Lrem "lrem" 4 [WRITE] (1 1 1) list "Remove elements from a list";
         Ltrim "ltrim" 4 [WRITE] (1 1 1) list "Trim a list to the specified range";
         Lpos "lpos" -3 [READONLY] (1 1 1) list "Return the index of matching elements on a list";
+        Blpop "blpop" -3 [WRITE BLOCKING] (1 -2 1) list "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.";
+        Brpop "brpop" -3 [WRITE BLOCKING] (1 -2 1) list "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.";
         Linsert "linsert" 5 [WRITE DENYOOM] (1 1 1) list "Insert an element before or after another element in a list";
         Lmove "lmove" 5 [WRITE DENYOOM] (1 2 1) list "Pop an element from a list, push it to another list and return it";
         Rpoplpush "rpoplpush" 3 [WRITE DENYOOM] (1 2 1) list "Remove the last element in a list, prepend it to another list and return it";
@@ -333,6 +341,16 @@ command_table! {
         Watch "watch" -2 [NOSCRIPT LOADING STALE FAST ALLOW_BUSY] transactions "Monitors changes to keys to determine the execution of a transaction.";
         Unwatch "unwatch" 1 [NOSCRIPT LOADING STALE FAST ALLOW_BUSY] transactions "Forgets about watched keys of a transaction.";
         Shutdown "shutdown" -1 [ADMIN NOSCRIPT LOADING STALE NO_MULTI ALLOW_BUSY] server "Synchronously saves the database(s) to disk and shuts down the Redis server.";
+        // Pub/Sub
+        Subscribe "subscribe" -2 [NOSCRIPT LOADING STALE] pubsub "Listens for messages published to channels.";
+        Unsubscribe "unsubscribe" -1 [NOSCRIPT LOADING STALE] pubsub "Stops listening to messages posted to channels.";
+        Psubscribe "psubscribe" -2 [NOSCRIPT LOADING STALE] pubsub "Listens for messages published to channels that match one or more patterns.";
+        Punsubscribe "punsubscribe" -1 [NOSCRIPT LOADING STALE] pubsub "Stops listening to messages published to channels that match one or more patterns.";
+        Publish "publish" 3 [LOADING STALE FAST] pubsub "Posts a message to a channel.";
+        Ssubscribe "ssubscribe" -2 [NOSCRIPT LOADING STALE] pubsub "Listens for messages published to shard channels.";
+        Sunsubscribe "sunsubscribe" -1 [NOSCRIPT LOADING STALE] pubsub "Stops listening to messages posted to shard channels.";
+        Spublish "spublish" 3 [LOADING STALE FAST] pubsub "Post a message to a shard channel";
+        Pubsub "pubsub" -2 [] pubsub "A container for Pub/Sub commands.";
     }
 }
 

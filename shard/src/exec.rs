@@ -5,7 +5,9 @@
 //! The match has no catch-all arm: a command declared in the table without
 //! an executor does not compile.
 
-use crate::cmd::{copy, hashes, keys, listmove, lists, setops, sets, strings, swapdb, zsets};
+use crate::cmd::{
+    blocking, copy, hashes, keys, listmove, lists, setops, sets, strings, swapdb, zsets,
+};
 use crate::keyspace::Db;
 use crate::shard::Shard;
 use bytes::Bytes;
@@ -139,5 +141,7 @@ pub fn execute(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
         Linsert => lists::linsert(ctx, args),
         Lmove => listmove::lmove(ctx, args),
         Rpoplpush => listmove::rpoplpush(ctx, args),
+        Blpop => blocking::blpop(ctx, args),
+        Brpop => blocking::brpop(ctx, args),
     }
 }

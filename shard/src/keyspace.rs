@@ -246,8 +246,8 @@ impl Db {
     /// Stores a string under `key`, replacing any value, in one lookup.
     /// When the old value is a string of the same length its memory is
     /// reused: overwriting a session or token of fixed size then allocates
-    /// nothing.
-    pub fn set_str(&mut self, key: &[u8], value: &[u8], expire_at: u64, now: u64) {
+    /// nothing. Returns whether the key was created (it was missing or expired).
+    pub fn set_str(&mut self, key: &[u8], value: &[u8], expire_at: u64, now: u64) -> bool {
         let i = self.index(key);
         let hash = self.hash(key);
         if expire_at != 0 {
@@ -271,6 +271,7 @@ impl Db {
                 if expired {
                     self.note_expired(key);
                 }
+                expired
             }
             Slot::Vacant(v) => {
                 v.insert(Box::new(Node {
@@ -281,6 +282,7 @@ impl Db {
                     },
                 }));
                 self.len += 1;
+                true
             }
         }
     }

@@ -186,6 +186,17 @@ impl Ctx<'_> {
 }
 
 impl Ctx<'_> {
+    /// A command changed a collection and, when it took the last element,
+    /// deleted the key: its event, then `del`, as Redis's commands report it.
+    pub fn signal_removal(&mut self, class: u32, event: &'static str, key: &[u8], emptied: bool) {
+        self.signal(class, event, key);
+        if emptied {
+            self.notify(class::GENERIC, "del", key);
+        }
+    }
+}
+
+impl Ctx<'_> {
     /// A write over an expired key: Redis publishes `expired` before the
     /// write's own event.
     fn expired_first(&mut self) {

@@ -30,6 +30,7 @@ pub struct RawServer {
     pub tcp_backlog: Int,
     pub hz: Int,
     pub io_ring_entries: Int,
+    pub notify_keyspace_events: String,
     pub http_port: Int,
     pub grpc_port: Int,
 }
@@ -40,6 +41,7 @@ pub struct RawLimits {
     pub proto_max_bulk_len: IntOrText,
     pub client_query_buffer_limit: IntOrText,
     pub client_output_buffer_limit_normal: String,
+    pub client_output_buffer_limit_pubsub: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -40,6 +40,11 @@ pub fn render(settings: &Settings, cores: usize) -> String {
     w.line("tcp_backlog", s.tcp_backlog.to_string(), None);
     w.line("hz", s.hz.to_string(), None);
     w.line("io_ring_entries", s.io_ring_entries.to_string(), None);
+    w.line(
+        "notify_keyspace_events",
+        string(&s.notify_keyspace_events),
+        None,
+    );
     let planned = Some("planned, not listening yet".to_string());
     w.line("http_port", s.http_port.to_string(), planned.clone());
     w.line("grpc_port", s.grpc_port.to_string(), planned);
@@ -59,6 +64,11 @@ pub fn render(settings: &Settings, cores: usize) -> String {
     w.line(
         "client_output_buffer_limit_normal",
         string(&l.client_output_buffer_limit_normal.render()),
+        None,
+    );
+    w.line(
+        "client_output_buffer_limit_pubsub",
+        string(&l.client_output_buffer_limit_pubsub.render()),
         None,
     );
 

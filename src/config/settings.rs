@@ -41,6 +41,8 @@ pub struct ServerSettings {
     pub tcp_backlog: u32,
     pub hz: u32,
     pub io_ring_entries: u32,
+    /// notify-keyspace-events, as written (validated).
+    pub notify_keyspace_events: String,
     pub http_port: u16,
     pub grpc_port: u16,
 }
@@ -66,6 +68,7 @@ pub struct LimitSettings {
     pub proto_max_bulk_len: u64,
     pub client_query_buffer_limit: u64,
     pub client_output_buffer_limit_normal: OutputLimitSetting,
+    pub client_output_buffer_limit_pubsub: OutputLimitSetting,
 }
 
 #[derive(Debug)]
@@ -153,26 +156,26 @@ pub fn validate(
         tcp_backlog: check.range("server.tcp_backlog", s.tcp_backlog, 1, 65535)? as u32,
         hz: check.range("server.hz", s.hz, 1, 500)? as u32,
         io_ring_entries: check.ring_entries(s.io_ring_entries)?,
+        notify_keyspace_events: check.notify_events(&s.notify_keyspace_events)?,
         http_port,
         grpc_port,
     };
     let l = &raw.limits;
     let limits = LimitSettings {
-        proto_max_bulk_len: check.buffer_size("limits.proto_max_bulk_len", &l.proto_max_bulk_len)?,
+        proto_max_bulk_len: check
+            .buffer_size("limits.proto_max_bulk_len", &l.proto_max_bulk_len)?,
         client_query_buffer_limit: check.buffer_size(
             "limits.client_query_buffer_limit",
             &l.client_query_buffer_limit,
         )?,
-        client_output_buffer_limit_normal: OutputLimitSetting::parse(
+        client_output_buffer_limit_normal: check.output_limit(
+            "limits.client_output_buffer_limit_normal",
             &l.client_output_buffer_limit_normal,
-        )
-        .ok_or_else(|| {
-            check.fail(
-                "limits.client_output_buffer_limit_normal",
-                &quote(&l.client_output_buffer_limit_normal),
-                "must be \"<hard> <soft> <soft-seconds>\", sizes with optional units, e.g. \"256mb 64mb 60\" or \"0 0 0\"",
-            )
-        })?,
+        )?,
+        client_output_buffer_limit_pubsub: check.output_limit(
+            "limits.client_output_buffer_limit_pubsub",
+            &l.client_output_buffer_limit_pubsub,
+        )?,
     };
     let security = check.security(&raw.security)?;
     let log = LogSettings {
@@ -295,6 +298,27 @@ impl Checker<'_> {
         }
     }
 
+    fn output_limit(&self, key: &str, text: &str) -> Result<OutputLimitSetting, ConfigError> {
+        OutputLimitSetting::parse(text).ok_or_else(|| {
+            self.fail(
+                key,
+                &quote(text),
+                "must be \"<hard> <soft> <soft-seconds>\", sizes with optional units, e.g. \"256mb 64mb 60\" or \"0 0 0\"",
+            )
+        })
+    }
+
+    fn notify_events(&self, text: &str) -> Result<String, ConfigError> {
+        match net::parse_notify_flags(text.as_bytes()) {
+            Some(_) => Ok(text.to_string()),
+            None => Err(self.fail(
+                "server.notify_keyspace_events",
+                &quote(text),
+                "must be \"\" or classes among \"Ag$lshzxeKEtmdn\", e.g. \"Ex\"",
+            )),
+        }
+    }
+
     fn security(&self, raw: &super::raw::RawSecurity) -> Result<SecuritySettings, ConfigError> {
         let file = (!raw.requirepass_file.is_empty()).then(|| PathBuf::from(&raw.requirepass_file));
         let requirepass = match (&file, raw.requirepass.is_empty()) {
@@ -349,7 +373,11 @@ impl Settings {
     pub fn server_config(&self, cores: usize) -> net::ServerConfig {
         let s = &self.server;
         let l = &self.limits;
-        let out = l.client_output_buffer_limit_normal;
+        let limit = |o: OutputLimitSetting| net::OutputLimit {
+            hard: to_usize(o.hard),
+            soft: to_usize(o.soft),
+            soft_seconds: o.soft_seconds,
+        };
         net::ServerConfig {
             bind: s.bind,
             port: s.port,
@@ -363,11 +391,10 @@ impl Settings {
             maxclients: s.maxclients,
             max_bulk_len: to_usize(l.proto_max_bulk_len),
             query_buffer_limit: to_usize(l.client_query_buffer_limit),
-            output_limit_normal: net::OutputLimit {
-                hard: to_usize(out.hard),
-                soft: to_usize(out.soft),
-                soft_seconds: out.soft_seconds,
-            },
+            output_limit_normal: limit(l.client_output_buffer_limit_normal),
+            output_limit_pubsub: limit(l.client_output_buffer_limit_pubsub),
+            notify_keyspace_events: net::parse_notify_flags(s.notify_keyspace_events.as_bytes())
+                .unwrap_or(0),
             idle_timeout: Duration::from_secs(s.timeout_secs),
             hz: s.hz,
             ring_entries: s.io_ring_entries,

@@ -85,6 +85,8 @@ fn defaults_agree_with_the_network_layer() {
     assert_eq!(ours.max_bulk_len, theirs.max_bulk_len);
     assert_eq!(ours.query_buffer_limit, theirs.query_buffer_limit);
     assert_eq!(ours.output_limit_normal, theirs.output_limit_normal);
+    assert_eq!(ours.output_limit_pubsub, theirs.output_limit_pubsub);
+    assert_eq!(ours.notify_keyspace_events, theirs.notify_keyspace_events);
     assert_eq!(ours.idle_timeout, theirs.idle_timeout);
     assert_eq!(ours.hz, theirs.hz);
     assert_eq!(ours.ring_entries, theirs.ring_entries);
@@ -93,6 +95,27 @@ fn defaults_agree_with_the_network_layer() {
     assert_eq!(ours.requirepass, None);
     assert_eq!(ours.version, env!("CARGO_PKG_VERSION"));
     assert!(!ours.git_sha.is_empty());
+}
+
+#[test]
+fn pubsub_settings_reach_the_network_layer() {
+    let vars = env(&[
+        ("TOKENGINX_SERVER_NOTIFY_KEYSPACE_EVENTS", "Ex"),
+        (
+            "TOKENGINX_LIMITS_CLIENT_OUTPUT_BUFFER_LIMIT_PUBSUB",
+            "1mb 512kb 5",
+        ),
+    ]);
+    let net = load(&Overrides::default(), &vars).unwrap().server_config(1);
+    assert_eq!(
+        net.notify_keyspace_events,
+        net::parse_notify_flags(b"xE").unwrap()
+    );
+    let out = net.output_limit_pubsub;
+    assert_eq!(
+        (out.hard, out.soft, out.soft_seconds),
+        (1 << 20, 512 << 10, 5)
+    );
 }
 
 #[test]
@@ -235,6 +258,14 @@ fn every_validated_key_rejects_bad_values() {
         (
             "[limits]\nclient_output_buffer_limit_normal = \"1mb\"\n",
             "<hard> <soft>",
+        ),
+        (
+            "[limits]\nclient_output_buffer_limit_pubsub = \"32mb\"\n",
+            "limits.client_output_buffer_limit_pubsub",
+        ),
+        (
+            "[server]\nnotify_keyspace_events = \"KEQ\"\n",
+            "server.notify_keyspace_events = \"KEQ\"",
         ),
         ("[log]\nlevel = \"loud\"\n", "log.level = \"loud\" (from "),
         ("[log]\nformat = \"xml\"\n", "log.format = \"xml\""),

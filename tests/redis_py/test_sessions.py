@@ -189,14 +189,7 @@ class SessionStoreTest(unittest.TestCase):
 
 
 class KnownGapsTest(unittest.TestCase):
-    """Patterns that need commands TokenginX does not implement yet."""
-
-    def test_transactional_pipeline(self):
-        r = client()
-        with r.pipeline() as p:
-            p.set("tx:a", "1")
-            p.incr("tx:a")
-            self.assertEqual(p.execute(), [True, 2])
+    """Patterns that need commands TokenginX does not implement yet (EVALSHA)."""
 
     def test_lock(self):
         r = client()

@@ -67,7 +67,10 @@ pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Integer(0);
     }
     dst_db.insert(dst, entry, now);
+    // Redis deletes a replaced destination first, so the copy is always
+    // a new key: `new`, then `copy_to`, in the destination's database.
     let selected = std::mem::replace(&mut ctx.db, target);
+    ctx.notify(class::NEW, "new", dst);
     ctx.signal(class::GENERIC, "copy_to", dst);
     if is_list {
         ctx.shard.signals.key_ready(target, dst);

@@ -9,6 +9,7 @@ use crate::cmd::keys::{scan_reply, ScanOptions};
 use crate::cmd::typed;
 use crate::cmd::util::{int_arg, scan_cursor};
 use crate::exec::Ctx;
+use crate::signals::class;
 use crate::value::HashValue;
 use bytes::Bytes;
 use proto::errors;
@@ -35,8 +36,7 @@ fn set_fields(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Result<usize, Reply>
     if args.len() % 2 == 1 {
         return Err(Reply::error(errors::wrong_arity(name)));
     }
-    let now = ctx.now;
-    let hash = typed::create::<HashValue>(ctx.db(), &args[1], now)?;
+    let hash = typed::create::<HashValue>(ctx, &args[1])?;
     let mut added = 0;
     for pair in args[2..].chunks_exact(2) {
         if hash
@@ -46,13 +46,13 @@ fn set_fields(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Result<usize, Reply>
             added += 1;
         }
     }
+    ctx.signal(class::HASH, "hset", &args[1]);
     Ok(added)
 }
 
 /// `HSETNX key field value`: sets the field only if absent; 1 or 0.
 pub fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let now = ctx.now;
-    let hash = match typed::create::<HashValue>(ctx.db(), &args[1], now) {
+    let hash = match typed::create::<HashValue>(ctx, &args[1]) {
         Ok(h) => h,
         Err(e) => return e,
     };
@@ -60,6 +60,7 @@ pub fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Integer(0);
     }
     hash.insert(args[2].as_ref().into(), args[3].as_ref().into());
+    ctx.signal(class::HASH, "hset", &args[1]);
     Reply::Integer(1)
 }
 
@@ -145,8 +146,12 @@ pub fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         .iter()
         .filter(|f| hash.remove(f.as_ref()).is_some())
         .count();
-    if hash.is_empty() {
+    let emptied = hash.is_empty();
+    if emptied {
         db.remove(key, now);
+    }
+    if removed > 0 {
+        ctx.signal_removal(class::HASH, "hdel", key, emptied);
     }
     Reply::Integer(removed as i64)
 }
@@ -185,8 +190,7 @@ pub fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Ok(n) => n,
         Err(e) => return e,
     };
-    let now = ctx.now;
-    let hash = match typed::create::<HashValue>(ctx.db(), &args[1], now) {
+    let hash = match typed::create::<HashValue>(ctx, &args[1]) {
         Ok(h) => h,
         Err(e) => return e,
     };
@@ -202,6 +206,7 @@ pub fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::error(errors::OVERFLOW);
     };
     hash.insert(field.into(), new.to_string().into_bytes().into());
+    ctx.signal(class::HASH, "hincrby", &args[1]);
     Reply::Integer(new)
 }
 
@@ -211,8 +216,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if let Err(e) = crate::cmd::long_double::check_increment(&args[3]) {
         return Reply::error(e);
     }
-    let now = ctx.now;
-    let hash = match typed::create::<HashValue>(ctx.db(), &args[1], now) {
+    let hash = match typed::create::<HashValue>(ctx, &args[1]) {
         Ok(h) => h,
         Err(e) => return e,
     };
@@ -225,6 +229,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Err(e) => return Reply::error(e),
     };
     hash.insert(field.into(), text.as_bytes().into());
+    ctx.signal(class::HASH, "hincrbyfloat", &args[1]);
     Reply::bulk(text)
 }
 

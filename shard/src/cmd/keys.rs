@@ -11,6 +11,7 @@ use crate::cmd::glob::Glob;
 use crate::cmd::util::{int_arg, scan_cursor};
 use crate::exec::Ctx;
 use crate::keyspace::Db;
+use crate::signals::class;
 use crate::value::Value;
 use bytes::Bytes;
 use proto::errors;
@@ -30,13 +31,14 @@ fn existing_db<'a>(ctx: &'a Ctx) -> Option<&'a Db> {
 /// `DEL key [key ...]` (also UNLINK): removes the keys, replies how many existed.
 pub fn del(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let now = ctx.now;
-    let db = ctx.db();
-    Reply::Integer(
-        args[1..]
-            .iter()
-            .filter(|k| db.remove(k, now).is_some())
-            .count() as i64,
-    )
+    let mut deleted = 0;
+    for key in &args[1..] {
+        if ctx.db().remove(key, now).is_some() {
+            ctx.signal(class::GENERIC, "del", key);
+            deleted += 1;
+        }
+    }
+    Reply::Integer(deleted)
 }
 
 /// `EXISTS key [key ...]`: how many of the keys exist, a repeated key
@@ -138,10 +140,13 @@ fn set_expire(ctx: &mut Ctx, args: &[Bytes], name: &str, base: i64, unit: i64) -
     if refused {
         return Reply::Integer(0);
     }
+    // A deadline already past deletes the key, and Redis reports a `del`.
     if when <= now as i64 {
         db.remove(key, now);
+        ctx.signal(class::GENERIC, "del", key);
     } else {
         db.set_expiry(key, when as u64, now);
+        ctx.signal(class::GENERIC, "expire", key);
     }
     Reply::Integer(1)
 }
@@ -195,6 +200,7 @@ pub fn persist(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     match db.get_mut(&args[1], now) {
         Some(entry) if entry.expire_at != 0 => {
             db.set_expiry(&args[1], 0, now);
+            ctx.signal(class::GENERIC, "persist", &args[1]);
             Reply::Integer(1)
         }
         _ => Reply::Integer(0),
@@ -360,7 +366,28 @@ fn rename_key(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Reply {
         return Reply::error(errors::NO_SUCH_KEY);
     };
     db.insert(to, entry, now);
+    renamed(ctx, from, to);
     done
+}
+
+/// The events of a completed RENAME, in Redis's order: the target is
+/// added (`new`), then `rename_from` and `rename_to`.
+fn renamed(ctx: &mut Ctx, from: &[u8], to: &[u8]) {
+    ctx.notify(class::NEW, "new", to);
+    renamed_from(ctx, from);
+    ctx.signal(class::GENERIC, "rename_to", to);
+}
+
+/// The source's half of a RENAME's events (a cross-shard RENAME signals
+/// each half on the shard that owns the key).
+pub fn renamed_from(ctx: &mut Ctx, from: &[u8]) {
+    ctx.signal(class::GENERIC, "rename_from", from);
+}
+
+/// The target's half of a RENAME's events.
+pub fn renamed_to(ctx: &mut Ctx, to: &[u8]) {
+    ctx.notify(class::NEW, "new", to);
+    ctx.signal(class::GENERIC, "rename_to", to);
 }
 
 /// `RANDOMKEY`: a random live key of this shard, or nil.
@@ -389,9 +416,33 @@ pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return e;
     }
     if existing_db(ctx).is_some() {
+        let db = ctx.db;
+        touch_watched(ctx, Some(db));
         ctx.db().clear();
     }
     Reply::Ok
+}
+
+/// Redis's `signalFlushedDb`: every watched key that exists in the flushed
+/// database(s) counts as modified. Flushes publish no keyspace event.
+fn touch_watched(ctx: &mut Ctx, only: Option<usize>) {
+    if ctx.shard.signals.watched.is_empty() {
+        return;
+    }
+    let now = ctx.now;
+    let keys: Vec<(usize, Bytes)> = ctx
+        .shard
+        .signals
+        .watched
+        .keys()
+        .filter(|(db, _)| only.is_none_or(|o| o == *db))
+        .cloned()
+        .collect();
+    for (db, key) in keys {
+        if ctx.shard.db(db).contains(&key, now) {
+            ctx.shard.signals.modified(db, &key);
+        }
+    }
 }
 
 /// `FLUSHALL [ASYNC|SYNC]`: empties every database on this shard.
@@ -399,6 +450,7 @@ pub fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if let Err(e) = flush_mode(args) {
         return e;
     }
+    touch_watched(ctx, None);
     ctx.shard.dbs_mut().for_each(|db| db.clear());
     Reply::Ok
 }

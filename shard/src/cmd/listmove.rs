@@ -68,7 +68,10 @@ fn move_element(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, from: End, to: End) -> 
         return Reply::Nil;
     };
     let reply = Reply::bulk_from(&element);
-    let target = match typed::create::<ListValue>(db, dst, now) {
+    // The push comes first, as in Redis: a one-element list rotated onto
+    // itself stays, and the events follow Redis's order (new, push, pop,
+    // del).
+    let target = match typed::create::<ListValue>(ctx, dst) {
         Ok(l) => l,
         Err(e) => return e,
     };
@@ -76,7 +79,11 @@ fn move_element(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, from: End, to: End) -> 
         End::Left => target.push_front(element),
         End::Right => target.push_back(element),
     }
-    // Pushing first keeps a one-element list rotated onto itself alive.
+    let push = if to == End::Left { "lpush" } else { "rpush" };
+    ctx.signal(class::LIST, push, dst);
+    let db_index = ctx.db;
+    ctx.shard.signals.key_ready(db_index, dst);
+    let db = ctx.db();
     let emptied = match typed::existing::<ListValue>(db, src, now) {
         Ok(Some(l)) => l.is_empty(),
         _ => false,
@@ -84,11 +91,7 @@ fn move_element(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, from: End, to: End) -> 
     if emptied {
         db.remove(src, now);
     }
-    let push = if to == End::Left { "lpush" } else { "rpush" };
     let pop = if from == End::Left { "lpop" } else { "rpop" };
-    ctx.signal(class::LIST, push, dst);
-    let db_index = ctx.db;
-    ctx.shard.signals.key_ready(db_index, dst);
     ctx.signal(class::LIST, pop, src);
     if emptied {
         ctx.notify(class::GENERIC, "del", src);

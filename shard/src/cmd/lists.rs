@@ -16,6 +16,7 @@
 use crate::cmd::typed;
 use crate::cmd::util::int_arg;
 use crate::exec::Ctx;
+use crate::signals::class;
 use crate::value::ListValue;
 use bytes::Bytes;
 use proto::errors;
@@ -67,11 +68,10 @@ enum End {
 fn push(ctx: &mut Ctx, args: &[Bytes], end: End, only_existing: bool) -> Reply {
     let now = ctx.now;
     let key = &args[1];
-    let db = ctx.db();
-    let list = match typed::existing::<ListValue>(db, key, now) {
+    let list = match typed::existing::<ListValue>(ctx.db(), key, now) {
         Ok(Some(l)) => l,
         Ok(None) if only_existing => return Reply::Integer(0),
-        Ok(None) => match typed::create::<ListValue>(db, key, now) {
+        Ok(None) => match typed::create::<ListValue>(ctx, key) {
             Ok(v) => v,
             Err(e) => return e,
         },
@@ -84,7 +84,16 @@ fn push(ctx: &mut Ctx, args: &[Bytes], end: End, only_existing: bool) -> Reply {
             End::Tail => list.push_back(element),
         }
     }
-    Reply::Integer(list.len() as i64)
+    let len = list.len();
+    let event = match end {
+        End::Head => "lpush",
+        End::Tail => "rpush",
+    };
+    ctx.signal(class::LIST, event, key);
+    // Clients blocked on the key may pop now.
+    let db = ctx.db;
+    ctx.shard.signals.key_ready(db, key);
+    Reply::Integer(len as i64)
 }
 
 /// `LPUSH key element [element ...]`: prepends each element in turn (so
@@ -149,12 +158,21 @@ fn pop(ctx: &mut Ctx, args: &[Bytes], end: End) -> Reply {
         })
         .map(|e| Reply::bulk(Bytes::from(e.into_vec())))
         .collect();
+    let any = !popped.is_empty();
     let reply = match count {
         None => popped.into_iter().next().unwrap_or(Reply::Nil),
         Some(_) => Reply::Array(popped),
     };
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         db.remove(key, now);
+    }
+    if any {
+        let event = match end {
+            End::Head => "lpop",
+            End::Tail => "rpop",
+        };
+        ctx.signal_removal(class::LIST, event, key, emptied);
     }
     reply
 }
@@ -230,6 +248,7 @@ pub fn lset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     match resolve_index(index, list.len()).and_then(|i| list.get_mut(i)) {
         Some(slot) => {
             *slot = args[3].as_ref().into();
+            ctx.signal(class::LIST, "lset", &args[1]);
             Reply::Ok
         }
         None => Reply::error(INDEX_OUT_OF_RANGE),
@@ -273,8 +292,12 @@ pub fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         seen += 1;
         seen <= skip || seen > skip + remove
     });
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         db.remove(key, now);
+    }
+    if remove > 0 {
+        ctx.signal_removal(class::LIST, "lrem", key, emptied);
     }
     Reply::Integer(remove as i64)
 }
@@ -301,9 +324,12 @@ pub fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             list.drain(..start);
         }
     }
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         db.remove(key, now);
     }
+    // Redis reports `ltrim` even when nothing was trimmed.
+    ctx.signal_removal(class::LIST, "ltrim", key, emptied);
     Reply::Ok
 }
 
@@ -416,7 +442,9 @@ pub fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     match list.iter().position(|e| **e == *pivot) {
         Some(i) => {
             list.insert(i + after as usize, args[4].as_ref().into());
-            Reply::Integer(list.len() as i64)
+            let len = list.len();
+            ctx.signal(class::LIST, "linsert", &args[1]);
+            Reply::Integer(len as i64)
         }
         None => Reply::Integer(-1),
     }

@@ -1,7 +1,10 @@
 //! Executors, one module per data type. Each is `fn(&mut Ctx, &[Bytes]) -> Reply`
 //! over arguments whose arity was already checked (`args[0]` is the name).
 
+pub mod blocking;
 pub mod copy;
+#[cfg(test)]
+mod events_tests;
 pub mod glob;
 pub mod hashes;
 pub mod keys;

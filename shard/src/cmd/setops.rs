@@ -59,14 +59,15 @@ pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if emptied {
         db.remove(src, now);
     }
-    let added = match typed::create::<SetValue>(db, dst, now) {
-        Ok(set) => set.insert(member.as_ref().into()),
-        Err(e) => return e,
-    };
+    // Events in Redis's order: srem, del, new (a created destination), sadd.
     ctx.signal(class::SET, "srem", src);
     if emptied {
         ctx.notify(class::GENERIC, "del", src);
     }
+    let added = match typed::create::<SetValue>(ctx, dst) {
+        Ok(set) => set.insert(member.as_ref().into()),
+        Err(e) => return e,
+    };
     let db = ctx.db;
     ctx.shard.signals.modified(db, dst);
     if added {
@@ -235,6 +236,7 @@ fn algebra(ctx: &mut Ctx, op: Op, keys: &[Bytes], dst: Option<&Bytes>) -> Reply 
         }
         return Reply::Integer(0);
     }
+    let existed = db.contains(dst, now);
     db.insert(
         dst,
         Entry {
@@ -243,6 +245,9 @@ fn algebra(ctx: &mut Ctx, op: Op, keys: &[Bytes], dst: Option<&Bytes>) -> Reply 
         },
         now,
     );
+    if !existed {
+        ctx.notify(class::NEW, "new", dst);
+    }
     let event = match op {
         Op::Inter => "sinterstore",
         Op::Union => "sunionstore",

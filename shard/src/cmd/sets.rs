@@ -13,6 +13,7 @@ use crate::cmd::keys::{scan_reply, ScanOptions};
 use crate::cmd::typed;
 use crate::cmd::util::{int_arg, scan_cursor};
 use crate::exec::Ctx;
+use crate::signals::class;
 use crate::value::SetValue;
 use bytes::Bytes;
 use proto::errors;
@@ -71,8 +72,7 @@ fn distinct_members<'a>(set: &'a SetValue, count: usize, rng: &mut Rng) -> Vec<&
 
 /// `SADD key member [member ...]`: replies the number of members added.
 pub fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let now = ctx.now;
-    let set = match typed::create::<SetValue>(ctx.db(), &args[1], now) {
+    let set = match typed::create::<SetValue>(ctx, &args[1]) {
         Ok(s) => s,
         Err(e) => return e,
     };
@@ -80,6 +80,9 @@ pub fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         .iter()
         .filter(|m| set.insert(m.as_ref().into()))
         .count();
+    if added > 0 {
+        ctx.signal(class::SET, "sadd", &args[1]);
+    }
     Reply::Integer(added as i64)
 }
 
@@ -95,8 +98,12 @@ pub fn srem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     let removed = args[2..].iter().filter(|m| set.remove(m.as_ref())).count();
-    if set.is_empty() {
+    let emptied = set.is_empty();
+    if emptied {
         db.remove(key, now);
+    }
+    if removed > 0 {
+        ctx.signal_removal(class::SET, "srem", key, emptied);
     }
     Reply::Integer(removed as i64)
 }
@@ -203,8 +210,13 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             Reply::Set(items)
         }
     };
-    if set.is_empty() {
+    let emptied = set.is_empty();
+    if emptied {
         db.remove(key, now);
+    }
+    // SPOP with a count of 0 pops nothing and reports nothing.
+    if count != Some(0) {
+        ctx.signal_removal(class::SET, "spop", key, emptied);
     }
     reply
 }

@@ -9,6 +9,7 @@ use crate::cmd::long_double;
 use crate::cmd::util::int_arg;
 use crate::exec::Ctx;
 use crate::keyspace::string_entry;
+use crate::signals::class;
 use crate::value::{Entry, Value};
 use bytes::Bytes;
 use proto::{errors, Reply};
@@ -198,12 +199,19 @@ pub fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         None => Reply::Ok,
     };
     if !aborted {
-        let expire_at = match (at, opts.keepttl) {
-            (Some(at), _) => at,
-            (None, true) => existing_ttl.unwrap_or(0),
-            (None, false) => 0,
-        };
-        store(ctx, key, value, expire_at);
+        match (at, opts.keepttl) {
+            (Some(at), _) => store(ctx, key, value, at),
+            // The TTL kept is no new expire: no `expire` event.
+            (None, true) => {
+                let now = ctx.now;
+                let ttl = existing_ttl.unwrap_or(0);
+                if ctx.db().set_str(key, value, ttl, now) {
+                    ctx.notify(class::NEW, "new", key);
+                }
+                ctx.signal(class::STRING, "set", key);
+            }
+            (None, false) => store(ctx, key, value, 0),
+        }
     }
     reply
 }
@@ -214,9 +222,25 @@ fn live_ttl(ctx: &mut Ctx, key: &[u8]) -> Option<u64> {
     ctx.db().get_mut(key, now).map(|e| e.expire_at)
 }
 
+/// Redis's `setGenericCommand` after its checks: the write, then `new`
+/// (when created), `set`, and `expire` when a time was given.
 fn store(ctx: &mut Ctx, key: &[u8], value: &[u8], expire_at: u64) {
     let now = ctx.now;
-    ctx.db().set_str(key, value, expire_at, now);
+    if ctx.db().set_str(key, value, expire_at, now) {
+        ctx.notify(class::NEW, "new", key);
+    }
+    ctx.signal(class::STRING, "set", key);
+    if expire_at != 0 {
+        ctx.notify(class::GENERIC, "expire", key);
+    }
+}
+
+/// Stores a value under a key that was missing: `new`, then the command's event.
+fn create_str(ctx: &mut Ctx, key: &[u8], value: &[u8], event: &'static str) {
+    let now = ctx.now;
+    ctx.db().insert(key, string_entry(value), now);
+    ctx.notify(class::NEW, "new", key);
+    ctx.signal(class::STRING, event, key);
 }
 
 fn set_with_expire(ctx: &mut Ctx, args: &[Bytes], unit: ExpireUnit, command: &str) -> Reply {
@@ -255,6 +279,7 @@ pub fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Ok(Some(value)) => {
             let now = ctx.now;
             ctx.db().remove(&args[1], now);
+            ctx.signal(class::GENERIC, "del", &args[1]);
             Reply::Bulk(value)
         }
         Ok(None) => Reply::Nil,
@@ -283,12 +308,19 @@ pub fn getex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         // An absolute time already past deletes the key, as Redis does.
         Ok(Some(at)) if at <= now => {
             ctx.db().remove(key, now);
+            ctx.signal(class::GENERIC, "del", key);
         }
         Ok(Some(at)) => {
             ctx.db().set_expiry(key, at, now);
+            ctx.signal(class::GENERIC, "expire", key);
         }
         Ok(None) if opts.persist => {
-            ctx.db().set_expiry(key, 0, now);
+            // Redis signals PERSIST only when a TTL was removed.
+            let had_ttl = ctx.db().get_mut(key, now).is_some_and(|e| e.expire_at != 0);
+            if had_ttl {
+                ctx.db().set_expiry(key, 0, now);
+                ctx.signal(class::GENERIC, "persist", key);
+            }
         }
         Ok(None) => {}
     }
@@ -353,7 +385,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> Reply {
     let now = ctx.now;
     let db = ctx.db();
     let Some(entry) = db.get_mut(key, now) else {
-        db.insert(key, string_entry(by.to_string().as_bytes()), now);
+        create_str(ctx, key, by.to_string().as_bytes(), "incrby");
         return Reply::Integer(by);
     };
     let current = match as_str(entry) {
@@ -367,6 +399,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> Reply {
         return Reply::error(errors::OVERFLOW);
     };
     entry.value = Value::Str(next.to_string().into_bytes().into_boxed_slice());
+    ctx.signal(class::STRING, "incrby", key);
     Reply::Integer(next)
 }
 
@@ -419,10 +452,11 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Err(e) => return Reply::error(e),
     };
     match db.get_mut(key, now) {
-        Some(entry) => entry.value = Value::Str(sum.as_bytes().into()),
-        None => {
-            db.insert(key, string_entry(sum.as_bytes()), now);
+        Some(entry) => {
+            entry.value = Value::Str(sum.as_bytes().into());
+            ctx.signal(class::STRING, "incrbyfloat", key);
         }
+        None => create_str(ctx, key, sum.as_bytes(), "incrbyfloat"),
     }
     Reply::bulk(sum.into_bytes())
 }
@@ -440,7 +474,7 @@ pub fn append(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let max = ctx.shard.max_string_len;
     let db = ctx.db();
     let Some(entry) = db.get_mut(key, now) else {
-        db.insert(key, string_entry(tail), now);
+        create_str(ctx, key, tail, "append");
         return Reply::Integer(tail.len() as i64);
     };
     let Value::Str(current) = &mut entry.value else {
@@ -453,7 +487,9 @@ pub fn append(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     grown.extend_from_slice(current);
     grown.extend_from_slice(tail);
     *current = grown.into_boxed_slice();
-    Reply::Integer(current.len() as i64)
+    let len = current.len();
+    ctx.signal(class::STRING, "append", key);
+    Reply::Integer(len as i64)
 }
 
 /// `STRLEN key`: 0 for a missing key.
@@ -539,7 +575,7 @@ pub fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         }
         let mut value = vec![0; offset + patch.len()];
         value[offset..].copy_from_slice(patch);
-        db.insert(key, string_entry(&value), now);
+        create_str(ctx, key, &value, "setrange");
         return Reply::Integer(value.len() as i64);
     };
     let Value::Str(current) = &mut entry.value else {
@@ -559,7 +595,9 @@ pub fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         *current = grown.into_boxed_slice();
     }
     current[offset..end].copy_from_slice(patch);
-    Reply::Integer(current.len() as i64)
+    let len = current.len();
+    ctx.signal(class::STRING, "setrange", key);
+    Reply::Integer(len as i64)
 }
 
 #[cfg(test)]

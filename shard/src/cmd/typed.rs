@@ -4,6 +4,7 @@
 
 use crate::exec::Ctx;
 use crate::keyspace::Db;
+use crate::signals::class;
 use crate::value::{Entry, HashValue, ListValue, SetValue, Value, ZSetValue};
 use proto::{errors, Reply};
 
@@ -58,12 +59,13 @@ pub fn existing<'a, T: Collection>(
     }
 }
 
-/// The collection at `key` for writing, created empty if missing. Callers
-/// check everything that could fail before calling, so that no empty
-/// collection is left behind by a failed command.
-pub fn create<'a, T: Collection>(db: &'a mut Db, key: &[u8], now: u64) -> Result<&'a mut T, Reply> {
-    if !db.contains(key, now) {
-        db.insert(
+/// The collection at `key` for writing, created empty if missing (with
+/// Redis's `new` event). Callers check everything that could fail before
+/// calling, so that no empty collection is left behind by a failed command.
+pub fn create<'a, T: Collection>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut T, Reply> {
+    let now = ctx.now;
+    if !ctx.db().contains(key, now) {
+        ctx.db().insert(
             key,
             Entry {
                 value: T::default().wrap(),
@@ -71,6 +73,7 @@ pub fn create<'a, T: Collection>(db: &'a mut Db, key: &[u8], now: u64) -> Result
             },
             now,
         );
+        ctx.notify(class::NEW, "new", key);
     }
-    existing(db, key, now)?.ok_or_else(wrong_type)
+    existing(ctx.db(), key, now)?.ok_or_else(wrong_type)
 }

@@ -14,6 +14,7 @@ use crate::cmd::util::{int_arg, scan_cursor};
 use crate::cmd::zset::{LexBound, ScoreBound, ZSetValue};
 use crate::exec::Ctx;
 use crate::keyspace::Db;
+use crate::signals::class;
 use crate::value::{Entry, Value};
 use bytes::Bytes;
 use proto::errors;
@@ -32,8 +33,8 @@ const LIMIT_NEEDS_RANGE: &str =
 const WITHSCORES_BYLEX: &str =
     "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
 
-/// Removes `key` if its sorted set was emptied.
-fn drop_if_empty(db: &mut Db, key: &[u8], now: u64) {
+/// Removes `key` if its sorted set was emptied; returns whether it did.
+fn drop_if_empty(db: &mut Db, key: &[u8], now: u64) -> bool {
     if let Some(Entry {
         value: Value::ZSet(z),
         ..
@@ -41,8 +42,10 @@ fn drop_if_empty(db: &mut Db, key: &[u8], now: u64) {
     {
         if z.is_empty() {
             db.remove(key, now);
+            return true;
         }
     }
+    false
 }
 
 /// Parses a score as Redis's `getDoubleFromObject` (ZADD, ZINCRBY): the
@@ -186,8 +189,7 @@ fn add_members(ctx: &mut Ctx, key: &[u8], pairs: &[Bytes], f: AddFlags) -> Reply
         }
     }
     let now = ctx.now;
-    let db = ctx.db();
-    let zset = match typed::existing::<ZSetValue>(db, key, now) {
+    let zset = match typed::existing::<ZSetValue>(ctx.db(), key, now) {
         Ok(Some(z)) => z,
         // XX never creates the key.
         Ok(None) if f.xx => {
@@ -197,7 +199,7 @@ fn add_members(ctx: &mut Ctx, key: &[u8], pairs: &[Bytes], f: AddFlags) -> Reply
                 Reply::Integer(0)
             }
         }
-        Ok(None) => match typed::create::<ZSetValue>(db, key, now) {
+        Ok(None) => match typed::create::<ZSetValue>(ctx, key) {
             Ok(v) => v,
             Err(e) => return e,
         },
@@ -232,7 +234,10 @@ fn add_members(ctx: &mut Ctx, key: &[u8], pairs: &[Bytes], f: AddFlags) -> Reply
         last_score = Some(new_score);
     }
     // With XX or NX nothing may have been added to a key created above.
-    drop_if_empty(db, key, now);
+    drop_if_empty(ctx.db(), key, now);
+    if added + changed > 0 {
+        ctx.signal(class::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+    }
     if f.incr {
         last_score.map_or(Reply::Nil, score_reply)
     } else if f.ch {
@@ -254,7 +259,10 @@ pub fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     let removed = args[2..].iter().filter(|m| zset.remove(m)).count();
-    drop_if_empty(db, key, now);
+    let emptied = drop_if_empty(db, key, now);
+    if removed > 0 {
+        ctx.signal_removal(class::ZSET, "zrem", key, emptied);
+    }
     Reply::Integer(removed as i64)
 }
 
@@ -494,7 +502,7 @@ pub fn zremrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Ok(r) => r,
         Err(e) => return e,
     };
-    remove_where(ctx, &args[1], |z| {
+    remove_where(ctx, &args[1], "zremrangebyscore", |z| {
         z.range_by_score(min, max).map(|(m, _)| m.into()).collect()
     })
 }
@@ -506,14 +514,16 @@ pub fn zremrangebyrank(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         (Ok(s), Ok(e)) => (s, e),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    remove_where(ctx, &args[1], |z| match clamp_ranks(start, end, z.len()) {
-        Some((start, end)) => z
-            .iter()
-            .skip(start)
-            .take(end - start + 1)
-            .map(|(m, _)| m.into())
-            .collect(),
-        None => Vec::new(),
+    remove_where(ctx, &args[1], "zremrangebyrank", |z| {
+        match clamp_ranks(start, end, z.len()) {
+            Some((start, end)) => z
+                .iter()
+                .skip(start)
+                .take(end - start + 1)
+                .map(|(m, _)| m.into())
+                .collect(),
+            None => Vec::new(),
+        }
     })
 }
 
@@ -522,6 +532,7 @@ pub fn zremrangebyrank(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 fn remove_where(
     ctx: &mut Ctx,
     key: &[u8],
+    event: &'static str,
     pick: impl FnOnce(&ZSetValue) -> Vec<Box<[u8]>>,
 ) -> Reply {
     let now = ctx.now;
@@ -535,7 +546,10 @@ fn remove_where(
     for member in &doomed {
         zset.remove(member);
     }
-    drop_if_empty(db, key, now);
+    let emptied = drop_if_empty(db, key, now);
+    if !doomed.is_empty() {
+        ctx.signal_removal(class::ZSET, event, key, emptied);
+    }
     Reply::Integer(doomed.len() as i64)
 }
 
@@ -588,7 +602,11 @@ fn pop(ctx: &mut Ctx, args: &[Bytes], highest: bool) -> Reply {
     for (member, _) in &picked {
         zset.remove(member);
     }
-    drop_if_empty(db, key, now);
+    let emptied = drop_if_empty(db, key, now);
+    if !picked.is_empty() {
+        let event = if highest { "zpopmax" } else { "zpopmin" };
+        ctx.signal_removal(class::ZSET, event, key, emptied);
+    }
     let pairs = picked
         .into_iter()
         .map(|(m, s)| (Reply::bulk(Bytes::from(m.into_vec())), score_reply(s)));

@@ -1,0 +1,194 @@
+//! BLPOP and BRPOP on a 2-shard server: a blocked client is served when a
+//! client on any core pushes, times out with the null array, keeps its
+//! pipeline in order, and leaves nothing behind when it disconnects.
+
+mod common;
+
+use common::{show, tokenginx, Conn};
+use std::time::{Duration, Instant};
+
+/// `{a}` and `{b}` hash to slots owned by different shards of two.
+const A: &str = "{a}queue";
+const B: &str = "{b}queue";
+
+fn blocked_clients(c: &mut Conn) -> i64 {
+    let info = String::from_utf8(c.cmd(&["INFO", "clients"])).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("blocked_clients in INFO")
+}
+
+/// Polls until `n` clients are blocked, so a push cannot race the block.
+fn wait_blocked(c: &mut Conn, n: i64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while blocked_clients(c) != n {
+        assert!(Instant::now() < deadline, "never saw {n} blocked clients");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_push_on_any_shard_serves_the_blocked_client() {
+    let server = tokenginx(2);
+    let mut admin = server.connect();
+    for key in [A, B] {
+        let mut waiter = server.connect();
+        waiter.send(&common::encode(&["BLPOP", "{c}none", key, "0"]));
+        wait_blocked(&mut admin, 1);
+        assert_eq!(admin.cmd(&["RPUSH", key, "token"]), b":1\r\n");
+        let expected = format!("*2\r\n$8\r\n{key}\r\n$5\r\ntoken\r\n");
+        assert_eq!(show(&waiter.reply()), show(expected.as_bytes()));
+        assert_eq!(admin.cmd(&["EXISTS", key]), b":0\r\n", "popped");
+        wait_blocked(&mut admin, 0);
+    }
+}
+
+#[test]
+fn keys_on_several_shards_are_served_by_whichever_gets_data() {
+    let server = tokenginx(2);
+    let mut admin = server.connect();
+    let mut waiter = server.connect();
+    waiter.send(&common::encode(&["BRPOP", A, B, "0"]));
+    wait_blocked(&mut admin, 1);
+    admin.cmd(&["LPUSH", B, "x", "y"]);
+    assert_eq!(
+        show(&waiter.reply()),
+        show(format!("*2\r\n$8\r\n{B}\r\n$1\r\nx\r\n").as_bytes())
+    );
+    assert_eq!(admin.cmd(&["LRANGE", B, "0", "-1"]), b"*1\r\n$1\r\ny\r\n");
+}
+
+#[test]
+fn one_element_serves_one_waiter_oldest_first() {
+    let server = tokenginx(2);
+    let mut admin = server.connect();
+    let mut first = server.connect();
+    first.send(&common::encode(&["BLPOP", A, "0"]));
+    wait_blocked(&mut admin, 1);
+    let mut second = server.connect();
+    second.send(&common::encode(&["BLPOP", A, "0"]));
+    wait_blocked(&mut admin, 2);
+    admin.cmd(&["RPUSH", A, "one"]);
+    let expected = format!("*2\r\n$8\r\n{A}\r\n$3\r\none\r\n");
+    assert_eq!(show(&first.reply()), show(expected.as_bytes()));
+    wait_blocked(&mut admin, 1);
+    assert!(second.read_for(Duration::from_millis(50)).is_empty());
+    admin.cmd(&["RPUSH", A, "two"]);
+    let expected = format!("*2\r\n$8\r\n{A}\r\n$3\r\ntwo\r\n");
+    assert_eq!(show(&second.reply()), show(expected.as_bytes()));
+}
+
+#[test]
+fn timeouts_answer_null_and_later_commands_wait_their_turn() {
+    let server = tokenginx(2);
+    let mut c = server.connect();
+    let start = Instant::now();
+    // A pipeline: the PING is answered only after BLPOP gave up.
+    c.send(
+        &[
+            common::encode(&["BLPOP", A, B, "0.2"]),
+            common::encode(&["PING"]),
+        ]
+        .concat(),
+    );
+    assert_eq!(c.reply(), b"*-1\r\n");
+    assert!(start.elapsed() >= Duration::from_millis(200));
+    assert_eq!(c.reply(), b"+PONG\r\n");
+    c.cmd(&["HELLO", "3"]);
+    assert_eq!(c.cmd(&["BRPOP", B, "0.05"]), b"_\r\n");
+    assert_eq!(blocked_clients(&mut c), 0);
+}
+
+#[test]
+fn a_client_that_disconnects_while_blocked_takes_nothing() {
+    let server = tokenginx(2);
+    let mut admin = server.connect();
+    {
+        let mut gone = server.connect();
+        gone.send(&common::encode(&["BLPOP", A, B, "0"]));
+        wait_blocked(&mut admin, 1);
+    }
+    wait_blocked(&mut admin, 0);
+    assert_eq!(admin.cmd(&["RPUSH", A, "kept"]), b":1\r\n");
+    assert_eq!(admin.cmd(&["RPUSH", B, "kept"]), b":1\r\n");
+    assert_eq!(admin.cmd(&["LLEN", A]), b":1\r\n");
+    assert_eq!(admin.cmd(&["LLEN", B]), b":1\r\n");
+}
+
+#[test]
+fn consumers_blocked_on_both_shards_receive_every_element_once() {
+    const PER_PRODUCER: usize = 2000;
+    const CONSUMERS: usize = 4;
+    let server = tokenginx(2);
+    let port: u16 = server.addr().rsplit(':').next().unwrap().parse().unwrap();
+    let connect = move || {
+        let c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+        let c = c.get_connection().unwrap();
+        // A lost wake-up shows as a consumer that never returns.
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        c
+    };
+    let consumers: Vec<_> = (0..CONSUMERS)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = connect();
+                let mut got = Vec::new();
+                loop {
+                    let (_, v): (String, String) = redis::cmd("BLPOP")
+                        .arg(A)
+                        .arg(B)
+                        .arg(0)
+                        .query(&mut c)
+                        .expect("served before the read timeout");
+                    if v == "stop" {
+                        return got;
+                    }
+                    got.push(v);
+                }
+            })
+        })
+        .collect();
+    let producers: Vec<_> = [A, B]
+        .into_iter()
+        .map(|key| {
+            std::thread::spawn(move || {
+                let mut c = connect();
+                for i in 0..PER_PRODUCER {
+                    let _: i64 = redis::cmd("RPUSH")
+                        .arg(key)
+                        .arg(format!("{key}-{i}"))
+                        .query(&mut c)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().unwrap();
+    }
+    let mut c = connect();
+    for _ in 0..CONSUMERS {
+        let _: i64 = redis::cmd("RPUSH")
+            .arg(B)
+            .arg("stop")
+            .query(&mut c)
+            .unwrap();
+    }
+    let mut all: Vec<String> = consumers
+        .into_iter()
+        .flat_map(|t| t.join().expect("consumer"))
+        .collect();
+    all.sort();
+    let mut expected: Vec<String> = [A, B]
+        .iter()
+        .flat_map(|k| (0..PER_PRODUCER).map(move |i| format!("{k}-{i}")))
+        .collect();
+    expected.sort();
+    assert_eq!(
+        all.len(),
+        expected.len(),
+        "every element popped exactly once"
+    );
+    assert_eq!(all, expected);
+}
