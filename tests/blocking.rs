@@ -192,3 +192,31 @@ fn consumers_blocked_on_both_shards_receive_every_element_once() {
     );
     assert_eq!(all, expected);
 }
+
+#[test]
+fn lmove_rpoplpush_and_copy_from_another_shard_serve_the_blocked_client() {
+    let server = tokenginx(2);
+    let mut admin = server.connect();
+    for (moving, answer) in [
+        (
+            &["LMOVE", "{a}src", B, "LEFT", "RIGHT"][..],
+            &b"$5\r\ntoken\r\n"[..],
+        ),
+        (&["RPOPLPUSH", "{a}src", B], b"$5\r\ntoken\r\n"),
+        (&["COPY", "{a}src", B], b":1\r\n"),
+    ] {
+        admin.cmd(&["DEL", "{a}src"]);
+        admin.cmd(&["RPUSH", "{a}src", "token"]);
+        let mut waiter = server.connect();
+        waiter.send(&common::encode(&["BLPOP", B, "0"]));
+        wait_blocked(&mut admin, 1);
+        assert_eq!(show(&admin.cmd(moving)), show(answer), "{moving:?}");
+        let expected = format!("*2\r\n$8\r\n{B}\r\n$5\r\ntoken\r\n");
+        assert_eq!(
+            show(&waiter.reply()),
+            show(expected.as_bytes()),
+            "{moving:?}"
+        );
+        wait_blocked(&mut admin, 0);
+    }
+}
