@@ -220,3 +220,27 @@ fn lmove_rpoplpush_and_copy_from_another_shard_serve_the_blocked_client() {
         wait_blocked(&mut admin, 0);
     }
 }
+
+#[test]
+fn blmove_and_brpoplpush_wait_for_a_push_on_another_shard() {
+    let server = tokenginx(2);
+    let mut admin = server.connect();
+    for waiting in [
+        &["BLMOVE", A, B, "LEFT", "RIGHT", "0"][..],
+        &["BRPOPLPUSH", A, B, "0"],
+    ] {
+        let mut waiter = server.connect();
+        waiter.send(&common::encode(waiting));
+        wait_blocked(&mut admin, 1);
+        assert_eq!(admin.cmd(&["EXISTS", B]), b":0\r\n", "nothing moved yet");
+        admin.cmd(&["RPUSH", A, "token"]);
+        assert_eq!(
+            show(&waiter.reply()),
+            show(b"$5\r\ntoken\r\n"),
+            "{waiting:?}"
+        );
+        assert_eq!(admin.cmd(&["EXISTS", A]), b":0\r\n");
+        assert_eq!(admin.cmd(&["LPOP", B]), b"$5\r\ntoken\r\n");
+        wait_blocked(&mut admin, 0);
+    }
+}

@@ -308,7 +308,7 @@ impl EventLoop {
                 return;
             }
         }
-        if reply_to.part == NO_ANSWER {
+        if reply_to.tx != 0 && reply_to.part == NO_ANSWER {
             self.run_op(db as usize, op);
             return;
         }

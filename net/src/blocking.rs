@@ -93,7 +93,7 @@ impl EventLoop {
         cmd: ShardCmd,
         args: Vec<Bytes>,
     ) {
-        let timeout = match shard::cmd::blocking::timeout_ms(&args[args.len() - 1]) {
+        let timeout = match shard::cmd::blocking::checked_timeout(cmd, &args) {
             Ok(t) => t,
             Err(e) => return conn.reply(e),
         };

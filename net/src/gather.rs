@@ -66,7 +66,7 @@ pub fn fanout(cmd: ShardCmd) -> Fanout {
         Lpush | Rpush | Lpushx | Rpushx | Lpop | Rpop | Lrange | Llen | Lindex | Lset | Lrem
         | Ltrim | Lpos | Linsert => Fanout::OneKey,
         Smove | Sinter | Sintercard | Sinterstore | Sunion | Sunionstore | Sdiff | Sdiffstore
-        | Lmove | Rpoplpush | Copy => Fanout::Together,
+        | Lmove | Rpoplpush | Blmove | Brpoplpush | Copy => Fanout::Together,
         Del | Unlink | Exists | Touch => Fanout::KeysSum,
         Mget => Fanout::Mget,
         Mset => Fanout::Mset,

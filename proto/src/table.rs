@@ -321,6 +321,8 @@ command_table! {
         Linsert "linsert" 5 [WRITE DENYOOM] (1 1 1) list "Insert an element before or after another element in a list";
         Lmove "lmove" 5 [WRITE DENYOOM] (1 2 1) list "Pop an element from a list, push it to another list and return it";
         Rpoplpush "rpoplpush" 3 [WRITE DENYOOM] (1 2 1) list "Remove the last element in a list, prepend it to another list and return it";
+        Blmove "blmove" 6 [WRITE DENYOOM NOSCRIPT BLOCKING] (1 2 1) list "Pop an element from a list, push it to another list and return it; or block until one is available";
+        Brpoplpush "brpoplpush" 4 [WRITE DENYOOM NOSCRIPT BLOCKING] (1 2 1) list "Pop an element from a list, push it to another list and return it; or block until one is available";
     }
     conn {
         Ping "ping" -1 [FAST] connection "Returns the server's liveliness response.";

@@ -141,6 +141,8 @@ pub fn execute(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
         Linsert => lists::linsert(ctx, args),
         Lmove => listmove::lmove(ctx, args),
         Rpoplpush => listmove::rpoplpush(ctx, args),
+        Blmove => listmove::blmove(ctx, args),
+        Brpoplpush => listmove::brpoplpush(ctx, args),
         Blpop => blocking::blpop(ctx, args),
         Brpop => blocking::brpop(ctx, args),
     }

@@ -5,6 +5,7 @@
 //! Both keys live on the shard that runs the executor; across shards the
 //! network layer runs this same executor on a scratch shard holding them.
 
+use crate::cmd::blocking::timeout_ms;
 use crate::cmd::typed;
 use crate::exec::Ctx;
 use crate::signals::class;
@@ -14,7 +15,7 @@ use proto::errors;
 use proto::Reply;
 
 #[derive(Clone, Copy, PartialEq)]
-enum End {
+pub(crate) enum End {
     Left,
     Right,
 }
@@ -29,19 +30,46 @@ fn end_arg(arg: &[u8]) -> Result<End, Reply> {
     }
 }
 
+/// LMOVE's and BLMOVE's two directions.
+pub(crate) fn directions(args: &[Bytes]) -> Result<(End, End), Reply> {
+    Ok((end_arg(&args[3])?, end_arg(&args[4])?))
+}
+
 /// `LMOVE source destination LEFT|RIGHT LEFT|RIGHT`: pops from one end of
 /// `source`, pushes onto one end of `destination` and replies the element;
 /// nil if `source` is missing. The same key on both sides rotates it.
 pub fn lmove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let (from, to) = match (end_arg(&args[3]), end_arg(&args[4])) {
-        (Ok(f), Ok(t)) => (f, t),
-        (Err(e), _) | (_, Err(e)) => return e,
-    };
-    move_element(ctx, &args[1], &args[2], from, to)
+    match directions(args) {
+        Ok((from, to)) => move_element(ctx, &args[1], &args[2], from, to),
+        Err(e) => e,
+    }
 }
 
 /// `RPOPLPUSH source destination`: LMOVE source destination RIGHT LEFT.
 pub fn rpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    move_element(ctx, &args[1], &args[2], End::Right, End::Left)
+}
+
+/// `BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout`, never
+/// blocking: LMOVE once its arguments check out. Waiting while the source
+/// is missing is the connection's business (net/src/blocking.rs), as for
+/// BLPOP; inside MULTI the nil reply stands, as in Redis.
+pub fn blmove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let (from, to) = match directions(args) {
+        Ok(d) => d,
+        Err(e) => return e,
+    };
+    if let Err(e) = timeout_ms(&args[5]) {
+        return e;
+    }
+    move_element(ctx, &args[1], &args[2], from, to)
+}
+
+/// `BRPOPLPUSH source destination timeout`, never blocking.
+pub fn brpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if let Err(e) = timeout_ms(&args[3]) {
+        return e;
+    }
     move_element(ctx, &args[1], &args[2], End::Right, End::Left)
 }
 
@@ -192,6 +220,31 @@ mod tests {
             "directions are checked before the keys"
         );
         assert_eq!(list(&mut s, "a"), items(&["1"]));
+    }
+
+    #[test]
+    fn blocking_forms_move_at_once_or_answer_nil() {
+        let mut s = Shard::new(0, 1);
+        run(&mut s, T0, &["rpush", "a", "1", "2"]);
+        assert_eq!(
+            run(&mut s, T0, &["blmove", "a", "b", "left", "left", "0"]),
+            bulk("1")
+        );
+        assert_eq!(run(&mut s, T0, &["brpoplpush", "a", "b", "1.5"]), bulk("2"));
+        assert_eq!(list(&mut s, "b"), items(&["2", "1"]));
+        assert_eq!(run(&mut s, T0, &["brpoplpush", "a", "b", "0"]), Reply::Nil);
+        let timeout = err("ERR timeout is negative");
+        assert_eq!(
+            run(&mut s, T0, &["blmove", "b", "a", "up", "left", "-1"]),
+            err(errors::SYNTAX),
+            "directions are checked before the timeout"
+        );
+        assert_eq!(
+            run(&mut s, T0, &["blmove", "b", "a", "left", "left", "-1"]),
+            timeout
+        );
+        assert_eq!(run(&mut s, T0, &["brpoplpush", "b", "a", "-1"]), timeout);
+        assert_eq!(list(&mut s, "b"), items(&["2", "1"]));
     }
 
     #[test]
