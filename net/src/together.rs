@@ -1,27 +1,33 @@
 //! Multi-key commands whose keys live on several shards: SMOVE, SINTER and
-//! friends, LMOVE, RPOPLPUSH, COPY.
+//! friends, LMOVE, RPOPLPUSH, BLMOVE, BRPOPLPUSH, COPY.
 //!
 //! Rather than splitting each command into shard-sized steps (and getting
 //! every edge case of every command right a second time), the coordinator
 //! brings the keys together and runs the very executor a single shard runs:
 //!
 //! ```text
-//!   coordinator                      owners (held, ascending: atomic.rs)
-//!     TakeKeys ----------------------->  remove the keys, reply entries
+//!   coordinator                      owners (held in ascending order, atomic.rs)
+//!     Hold, TakeKeys ----------------->  held; remove the keys, reply entries
 //!     scratch shard <- entries
 //!     execute(cmd) on the scratch shard: reply, changed keys, signals
-//!     PutBack ------------------------>  re-insert every key still there,
-//!                                        replay events, WATCH versions,
-//!                                        blocked-key readiness
-//!     reply to the client, Release
+//!     reply to the client
+//!     PutBack, Release --------------->  re-insert every key still there,
+//!                                        replay events, WATCH marks and
+//!                                        blocked-key readiness; free
 //! ```
 //!
 //! Semantics are the single-shard ones by construction: a WRONGTYPE puts
 //! every key back untouched, TTLs travel inside the entries, and what the
 //! executor signalled reaches the shards that own the keys. Taking keys
 //! moves pointers, not values: a command over large sets or lists copies
-//! nothing it would not copy on one shard. The cost is two round trips to
-//! each other shard on top of the holds.
+//! nothing it would not copy on one shard. TakeKeys rides behind each
+//! Hold and PutBack ahead of the Release, so the command costs the round
+//! trips of its holds and nothing more. The client may have its reply
+//! before the keys are back: each owner is still held until its PutBack
+//! has run, and nothing else runs there before that.
+//!
+//! Inside EXEC the keys go back as one more step of the transaction
+//! (`gather::finish`).
 
 use crate::event_loop::EventLoop;
 use crate::gather::{ascending, Combine, Plan};
