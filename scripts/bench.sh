@@ -15,6 +15,8 @@
 # Against redis-server only, the same four scenarios are then run again with
 # redis-benchmark, to check that tgx-load agrees with it (within 10%) on the
 # same server: a throughput figure is only as good as the client measuring it.
+# Last, eviction hit ratios of each maxmemory policy against exact LRU, on a
+# Zipf trace and a scan-polluted one (tgx-evict-sim, in process, no server).
 # Results go to bench/RESULTS.md (see scripts/bench_report.py), raw records
 # to bench/results.jsonl.
 #
@@ -301,4 +303,11 @@ done
 # The raw records are kept beside the report so it can be regenerated.
 cp "$RECORDS" bench/results.jsonl
 python3 scripts/bench_report.py --quick "$QUICK" bench/results.jsonl "$OUT"
+
+# Eviction hit ratios: in process and deterministic, so no server and no
+# pinning; same figures on every run. Alone: cargo run --release -p bench
+# --bin tgx-evict-sim
+log "eviction policies on Zipf and scan traces"
+printf '\n' >>"$OUT"
+target/release/tgx-evict-sim --markdown >>"$OUT"
 log "wrote $OUT and bench/results.jsonl"

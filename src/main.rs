@@ -5,6 +5,7 @@
 //! configuration), 2 for an invalid configuration or command line, 1 when the
 //! server cannot start or fails while running.
 
+mod alloc_count;
 mod build_info;
 mod cli;
 mod config;
@@ -21,9 +22,10 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 // mimalloc keeps per-thread heaps, which suits one long-lived thread per
-// shard far better than the system allocator's shared arenas.
+// shard far better than the system allocator's shared arenas. Counted for
+// INFO's used_memory.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: alloc_count::Counting = alloc_count::Counting(mimalloc::MiMalloc);
 
 const EXIT_RUNTIME: u8 = 1;
 const EXIT_CONFIG: u8 = 2;

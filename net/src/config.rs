@@ -46,6 +46,14 @@ pub struct ServerConfig {
     pub tcp_keepalive: u32,
     /// TCP listen backlog (`tcp-backlog`).
     pub backlog: u32,
+    /// `maxmemory` in bytes for the whole server (0 = no limit); each
+    /// shard gets an equal share.
+    pub maxmemory: u64,
+    pub maxmemory_policy: shard::evict::Policy,
+    /// Bytes the process has allocated, when the binary counts them (its
+    /// global allocator); INFO's used_memory. Without it INFO reports the
+    /// dataset estimate.
+    pub allocated: Option<fn() -> u64>,
     /// Version and git hash reported by INFO (`tokenginx_version`, `tokenginx_git_sha1`).
     pub version: &'static str,
     pub git_sha: &'static str,
@@ -78,6 +86,9 @@ impl Default for ServerConfig {
             ring_entries: 4096,
             tcp_keepalive: 300,
             backlog: 511,
+            maxmemory: 0,
+            maxmemory_policy: shard::evict::Policy::default(),
+            allocated: None,
             version: env!("CARGO_PKG_VERSION"),
             git_sha: "unknown",
         }

@@ -10,6 +10,7 @@ use crate::gather::{done, Combine, Plan};
 use crate::ops::ShardOp;
 use bytes::Bytes;
 use proto::{errors, Reply};
+use shard::evict::Policy;
 
 /// Settings CONFIG SET may change, one copy per shard.
 #[derive(Clone, Debug)]
@@ -20,6 +21,8 @@ pub struct Runtime {
     pub requirepass: Option<String>,
     /// Keyspace notification classes, as Redis's `notify-keyspace-events` flags.
     pub notify_keyspace_events: u32,
+    pub maxmemory: u64,
+    pub maxmemory_policy: Policy,
 }
 
 impl Runtime {
@@ -30,6 +33,8 @@ impl Runtime {
             maxclients: config.maxclients,
             requirepass: config.requirepass.clone(),
             notify_keyspace_events: config.notify_keyspace_events,
+            maxmemory: config.maxmemory,
+            maxmemory_policy: config.maxmemory_policy,
         }
     }
 
@@ -41,7 +46,19 @@ impl Runtime {
             Change::Maxclients(v) => self.maxclients = *v,
             Change::Requirepass(v) => self.requirepass = v.clone(),
             Change::NotifyKeyspaceEvents(v) => self.notify_keyspace_events = *v,
+            Change::Maxmemory(v) => self.maxmemory = *v,
+            Change::MaxmemoryPolicy(v) => self.maxmemory_policy = *v,
         }
+    }
+
+    /// This shard's share of `maxmemory`.
+    pub fn maxmemory_share(&self, shards: usize) -> usize {
+        if self.maxmemory == 0 {
+            return 0;
+        }
+        // Never 0, which would mean no limit at all.
+        let share = (self.maxmemory / shards.max(1) as u64).max(1);
+        usize::try_from(share).unwrap_or(usize::MAX)
     }
 }
 
@@ -53,6 +70,8 @@ pub enum Change {
     Maxclients(usize),
     Requirepass(Option<String>),
     NotifyKeyspaceEvents(u32),
+    Maxmemory(u64),
+    MaxmemoryPolicy(Policy),
 }
 
 /// Settings that exist but cannot change while running.
@@ -65,8 +84,6 @@ const IMMUTABLE: &[&str] = &[
     "proto-max-bulk-len",
     "client-query-buffer-limit",
     "client-output-buffer-limit",
-    "maxmemory",
-    "maxmemory-policy",
     "appendonly",
     "save",
 ];
@@ -198,8 +215,8 @@ fn values(lp: &EventLoop) -> Vec<(&'static str, String)> {
             ),
         ),
         ("requirepass", r.requirepass.clone().unwrap_or_default()),
-        ("maxmemory", "0".into()),
-        ("maxmemory-policy", "noeviction".into()),
+        ("maxmemory", r.maxmemory.to_string()),
+        ("maxmemory-policy", r.maxmemory_policy.name().into()),
         ("appendonly", "no".into()),
         ("save", String::new()),
         (
@@ -262,6 +279,22 @@ pub fn validate(name: &str, value: &[u8]) -> Result<Change, Reply> {
                 )
             })?)
         }
+        "maxmemory" => Change::Maxmemory(
+            std::str::from_utf8(value)
+                .ok()
+                .filter(|v| {
+                    !v.starts_with(char::is_whitespace) && !v.ends_with(char::is_whitespace)
+                })
+                .and_then(proto::size::parse_size)
+                .filter(|&v| v <= i64::MAX as u64)
+                .ok_or_else(|| failed(name, "argument must be a memory value"))?,
+        ),
+        "maxmemory-policy" => Change::MaxmemoryPolicy(
+            std::str::from_utf8(value)
+                .ok()
+                .and_then(Policy::parse)
+                .ok_or_else(|| failed(name, &policy_choices()))?,
+        ),
         _ if IMMUTABLE.contains(&name) => return Err(failed(name, "can't set immutable config")),
         _ => {
             return Err(Reply::error(format!(
@@ -269,6 +302,25 @@ pub fn validate(name: &str, value: &[u8]) -> Result<Change, Reply> {
             )))
         }
     })
+}
+
+/// Redis's enumConfigSet error, policies in Redis's order.
+fn policy_choices() -> String {
+    let order = [
+        Policy::VolatileLru,
+        Policy::VolatileLfu,
+        Policy::VolatileRandom,
+        Policy::VolatileTtl,
+        Policy::AllkeysLru,
+        Policy::AllkeysLfu,
+        Policy::AllkeysRandom,
+        Policy::NoEviction,
+    ];
+    let names: Vec<&str> = order.iter().map(|p| p.name()).collect();
+    format!(
+        "argument(s) must be one of the following: {}",
+        names.join(", ")
+    )
 }
 
 fn set(lp: &mut EventLoop, pairs: &[Bytes]) -> Plan {
@@ -328,5 +380,21 @@ mod tests {
             "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"
         );
         assert!(matches!(validate("hz", b"1000"), Ok(Change::Hz(500))));
+        assert!(matches!(
+            validate("maxmemory", b"10MB"),
+            Ok(Change::Maxmemory(10485760))
+        ));
+        assert!(matches!(
+            validate("maxmemory", b"100"),
+            Ok(Change::Maxmemory(100))
+        ));
+        for bad in ["1.5mb", "-1", "abc", "10 mb", ""] {
+            assert_eq!(err("maxmemory", bad), "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value", "{bad}");
+        }
+        assert!(matches!(
+            validate("maxmemory-policy", b"ALLKEYS-LFU"),
+            Ok(Change::MaxmemoryPolicy(Policy::AllkeysLfu))
+        ));
+        assert_eq!(err("maxmemory-policy", "foo"), "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction");
     }
 }

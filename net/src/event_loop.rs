@@ -141,6 +141,10 @@ impl EventLoop {
         let runtime = Runtime::new(&shared.config);
         shard.signals.notify = runtime.notify_keyspace_events;
         shard.update_expiry_tracking();
+        shard.set_memory_limit(
+            runtime.maxmemory_share(shared.config.shards),
+            runtime.maxmemory_policy,
+        );
         let limits = proto::Limits {
             max_bulk_len: shared.config.max_bulk_len,
             ..proto::Limits::default()
@@ -350,6 +354,9 @@ impl EventLoop {
                 break;
             }
         }
+        // Memory can also exceed the share without a write (the limit was
+        // lowered, a collection was rewritten): evict here too.
+        self.shard.make_room(self.now);
     }
 
     /// One iteration of shutdown; true when this loop may exit.

@@ -49,6 +49,8 @@ pub enum Fanout {
     Together,
     /// BLPOP/BRPOP: keys tried in order, shard by shard, until one pops.
     FirstOf,
+    /// OBJECT: the owner of the key after the subcommand, if there is one.
+    SecondKey,
 }
 
 pub fn fanout(cmd: ShardCmd) -> Fanout {
@@ -80,6 +82,7 @@ pub fn fanout(cmd: ShardCmd) -> Fanout {
         Randomkey => Fanout::AllRandom,
         Scan => Fanout::Scan,
         Blpop | Brpop => Fanout::FirstOf,
+        Object => Fanout::SecondKey,
     }
 }
 
@@ -218,6 +221,10 @@ pub fn plan(cmd: ShardCmd, args: Vec<Bytes>, shards: usize, here: usize, db: usi
             }
         }
         Fanout::Together => crate::together::plan(cmd, args, shards, here, db),
+        Fanout::SecondKey => match args.get(2) {
+            Some(key) => Plan::single(shard_of_key(key, shards), command(args)),
+            None => Plan::single(here, command(args)),
+        },
         Fanout::FirstOf => {
             // Runs of consecutive keys on one shard, each with the timeout.
             let (name, timeout) = (args[0].clone(), args[args.len() - 1].clone());

@@ -35,6 +35,9 @@ pub struct InfoRequest {
     now: u64,
     version: &'static str,
     git_sha: &'static str,
+    maxmemory: u64,
+    policy: &'static str,
+    allocated: Option<fn() -> u64>,
 }
 
 impl InfoRequest {
@@ -64,6 +67,9 @@ impl InfoRequest {
             now: lp.now,
             version: c.version,
             git_sha: c.git_sha,
+            maxmemory: lp.runtime.maxmemory,
+            policy: lp.runtime.maxmemory_policy.name(),
+            allocated: c.allocated,
         }
     }
 
@@ -154,14 +160,26 @@ pub fn render(req: &InfoRequest, mut shards: Vec<ShardStats>) -> Reply {
     );
     let rss = proc_status_kb("VmRSS:") * 1024;
     let peak = proc_status_kb("VmHWM:") * 1024;
+    // The allocator's count when the binary keeps one; else the shards'
+    // dataset estimates (what eviction compares against maxmemory).
+    let dataset = sum(|s| s.used_memory);
+    let used = req.allocated.map_or(dataset, |f| f());
+    let fragmentation = if used == 0 {
+        0.0
+    } else {
+        rss as f64 / used as f64
+    };
     section(
         "memory",
         "Memory",
         format!(
-            "used_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:mimalloc\r\n",
+            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{dataset}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{fragmentation:.2}\r\nmem_allocator:mimalloc\r\n",
+            human(used),
             human(rss),
-            human(rss),
-            human(peak)
+            human(peak),
+            req.maxmemory,
+            human(req.maxmemory),
+            req.policy,
         ),
     );
     section(
@@ -176,13 +194,14 @@ pub fn render(req: &InfoRequest, mut shards: Vec<ShardStats>) -> Reply {
         "stats",
         "Stats",
         format!(
-            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\ncross_shard_requests:{}\r\nreceive_buffers_exhausted:{}\r\n",
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\ncross_shard_requests:{}\r\nreceive_buffers_exhausted:{}\r\n",
             sum(|s| s.total_connections),
             sum(|s| s.total_commands),
             sum(|s| s.net_input_bytes),
             sum(|s| s.net_output_bytes),
             sum(|s| s.rejected_connections),
             sum(|s| s.expired),
+            sum(|s| s.evicted),
             sum(|s| s.hits),
             sum(|s| s.misses),
             sum(|s| s.pubsub_channels),
@@ -230,8 +249,8 @@ pub fn render(req: &InfoRequest, mut shards: Vec<ShardStats>) -> Reply {
         };
         let _ = write!(
             per_shard,
-            "shard{}:keys={keys},expires={expires},clients={},commands={},keyspace_hits={},keyspace_misses={},hit_ratio={ratio:.4},expired_keys={},cross_shard_requests={}\r\n",
-            s.shard, s.connected_clients, s.total_commands, s.hits, s.misses, s.expired, s.cross_shard_requests
+            "shard{}:keys={keys},expires={expires},clients={},commands={},keyspace_hits={},keyspace_misses={},hit_ratio={ratio:.4},expired_keys={},evicted_keys={},used_memory={},maxmemory={},cross_shard_requests={}\r\n",
+            s.shard, s.connected_clients, s.total_commands, s.hits, s.misses, s.expired, s.evicted, s.used_memory, s.maxmemory, s.cross_shard_requests
         );
     }
     section("shards", "Shards", per_shard);

@@ -64,6 +64,17 @@ impl EventLoop {
     ) -> Option<ParsedRequest> {
         let spec = request.spec?;
         let multi = conn.multi.as_mut()?;
+        // Redis refuses every command but EXEC, DISCARD, QUIT and RESET
+        // while over maxmemory inside MULTI (queueing takes memory too).
+        let exempt = matches!(
+            spec.id,
+            CommandId::Conn(ConnCmd::Exec | ConnCmd::Discard | ConnCmd::Quit | ConnCmd::Reset)
+        );
+        if !exempt && !self.shard.make_room(self.now) {
+            multi.aborted = true;
+            conn.reply(Reply::error(proto::errors::OOM));
+            return None;
+        }
         if runs_in_multi(spec.id) {
             return Some(request);
         }
@@ -193,6 +204,20 @@ fn exec(lp: &mut EventLoop, conn: &mut Conn, slot: u32) -> Plan {
     let Some(multi) = conn.multi.take() else {
         return done(Reply::error("ERR EXEC without MULTI"));
     };
+    // As Redis: over maxmemory, a transaction holding a command that may
+    // grow memory is refused whole. The memory looked at is this shard's
+    // (the one the connection lives on).
+    let grows = multi
+        .queued
+        .iter()
+        .any(|r| r.spec.is_some_and(|s| s.has(proto::table::flags::DENYOOM)));
+    if grows && !lp.shard.make_room(lp.now) {
+        lp.unwatch_all(conn);
+        return done(Reply::error(format!(
+            "EXECABORT Transaction discarded because of: {}",
+            proto::errors::OOM
+        )));
+    }
     if multi.aborted {
         lp.unwatch_all(conn);
         return done(Reply::error(EXECABORT));
@@ -229,10 +254,13 @@ fn exec(lp: &mut EventLoop, conn: &mut Conn, slot: u32) -> Plan {
         if failed {
             return done(Reply::NilArray);
         }
+        // Checked once above, as Redis checks EXEC, not each command in it.
+        lp.shard.in_exec = true;
         let replies = items
             .into_iter()
             .map(|(db, plan)| lp.run_plan_here(db, plan))
             .collect();
+        lp.shard.in_exec = false;
         return done(Reply::Array(replies));
     }
     let state = Box::new(ExecState {

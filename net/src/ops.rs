@@ -107,6 +107,10 @@ pub struct ShardStats {
     pub hits: u64,
     pub misses: u64,
     pub expired: u64,
+    pub evicted: u64,
+    /// Dataset estimate and share of maxmemory (0 = none), bytes.
+    pub used_memory: u64,
+    pub maxmemory: u64,
     pub connected_clients: usize,
     pub total_connections: u64,
     pub total_commands: u64,

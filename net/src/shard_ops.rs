@@ -61,6 +61,7 @@ impl EventLoop {
                 changes.iter().for_each(|c| self.runtime.apply(c));
                 self.shard.signals.notify = self.runtime.notify_keyspace_events;
                 self.shard.update_expiry_tracking();
+                self.apply_memory_limit();
                 ShardReply::Reply(Reply::Ok)
             }
             ShardOp::Publish {
@@ -125,9 +126,19 @@ impl EventLoop {
                 self.shard
                     .dbs_mut()
                     .for_each(|db| db.stats = Default::default());
+                self.shard.evicted = 0;
                 ShardReply::Reply(Reply::Ok)
             }
         }
+    }
+
+    /// Hands the shard its share of `maxmemory` and the policy; a lowered
+    /// limit evicts at once, as Redis's CONFIG SET maxmemory does.
+    pub(crate) fn apply_memory_limit(&mut self) {
+        let share = self.runtime.maxmemory_share(self.shard.count);
+        self.shard
+            .set_memory_limit(share, self.runtime.maxmemory_policy);
+        self.shard.make_room(self.now);
     }
 
     pub(crate) fn shard_stats(&self) -> ShardStats {
@@ -143,6 +154,9 @@ impl EventLoop {
             s.misses += db.stats.misses;
             s.expired += db.stats.expired;
         }
+        s.evicted = self.shard.evicted;
+        s.used_memory = self.shard.used_memory() as u64;
+        s.maxmemory = self.shard.maxmemory() as u64;
         s.connected_clients = self.conns.iter().flatten().count();
         s.total_connections = self.stats.total_connections;
         s.rejected_connections = self.stats.rejected_connections;

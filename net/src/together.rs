@@ -401,7 +401,7 @@ mod tests {
             },
             1,
         );
-        assert_eq!(owner.db(0).peek(b"s", 1), Some(&entry));
+        assert_eq!(owner.db(0).peek(b"s", 1).map(|n| &n.entry), Some(&entry));
         let events: Vec<&str> = owner.signals.events.iter().map(|e| e.event).collect();
         assert_eq!(events, ["srem"], "the owner's own settings filter events");
         assert!(

@@ -6,6 +6,8 @@ pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const NOT_FLOAT: &str = "ERR value is not a valid float";
 pub const SYNTAX: &str = "ERR syntax error";
 pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+/// Over `maxmemory` with nothing (more) to evict, before a command that may grow memory.
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 /// DECRBY's own text for a decrement of i64::MIN, whose negation overflows.
 pub const DECREMENT_OVERFLOW: &str = "ERR decrement would overflow";
 pub const NAN_OR_INFINITY: &str = "ERR increment would produce NaN or Infinity";

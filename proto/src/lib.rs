@@ -6,6 +6,7 @@
 pub mod errors;
 pub mod parse;
 pub mod reply;
+pub mod size;
 pub mod slot;
 pub mod table;
 

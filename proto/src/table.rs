@@ -247,6 +247,7 @@ command_table! {
         Copy "copy" -3 [WRITE DENYOOM] (1 2 1) generic "Copy a key";
         Randomkey "randomkey" 1 [READONLY RANDOM] (0 0 0) generic "Returns a random key name from the database.";
         Swapdb "swapdb" 3 [WRITE FAST] (0 0 0) server "Swaps two Redis databases";
+        Object "object" -2 [READONLY] (2 2 1) generic "A container for object introspection commands.";
         Dbsize "dbsize" 1 [READONLY FAST] (0 0 0) server "Returns the number of keys in the database.";
         Flushdb "flushdb" -1 [WRITE] (0 0 0) server "Remove all keys from the current database.";
         Flushall "flushall" -1 [WRITE] (0 0 0) server "Removes all keys from all databases.";

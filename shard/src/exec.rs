@@ -6,12 +6,13 @@
 //! an executor does not compile.
 
 use crate::cmd::{
-    blocking, copy, hashes, keys, listmove, lists, setops, sets, strings, swapdb, zsets,
+    blocking, copy, hashes, keys, listmove, lists, object, setops, sets, strings, swapdb, zsets,
 };
 use crate::keyspace::Db;
 use crate::shard::Shard;
 use bytes::Bytes;
-use proto::{Reply, ShardCmd};
+use proto::table::flags;
+use proto::{errors, Reply, ShardCmd};
 
 /// What an executor sees: the shard, the selected database and the time.
 pub struct Ctx<'a> {
@@ -30,6 +31,21 @@ impl Ctx<'_> {
 /// Runs one command whose arity has been checked and whose keys all live on
 /// this shard. `args[0]` is the command name.
 pub fn execute(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
+    // Redis's performCommand: over maxmemory, evict first, and refuse a
+    // command that may grow memory if that did not bring usage down.
+    if ctx.shard.maxmemory() != 0
+        && !ctx.shard.in_exec
+        && cmd.spec().has(flags::DENYOOM)
+        && !ctx.shard.make_room(ctx.now)
+    {
+        return Reply::error(errors::OOM);
+    }
+    let reply = dispatch(ctx, cmd, args);
+    ctx.shard.settle(ctx.db);
+    reply
+}
+
+fn dispatch(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
     use ShardCmd::*;
     match cmd {
         Get => strings::get(ctx, args),
@@ -73,6 +89,7 @@ pub fn execute(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
         Copy => copy::copy(ctx, args),
         Randomkey => keys::randomkey(ctx, args),
         Swapdb => swapdb::swapdb(ctx, args),
+        Object => object::object(ctx, args),
         Dbsize => keys::dbsize(ctx, args),
         Flushdb => keys::flushdb(ctx, args),
         Flushall => keys::flushall(ctx, args),

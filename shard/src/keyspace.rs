@@ -13,7 +13,10 @@
 //! costs 9 bytes a key, with the 48-byte key-and-entry buckets it replaced,
 //! about 50. The price is one more pointer to follow per lookup.
 
+use crate::evict::tinylfu::TinyLfu;
+use crate::evict::{segment, segment_of, stamp};
 use crate::key::Key;
+use crate::memory::{self, node_bytes, table_bytes, value_bytes};
 use crate::value::{Entry, Value};
 use hashbrown::hash_table::Entry as Slot;
 use hashbrown::{DefaultHashBuilder, HashTable};
@@ -37,21 +40,50 @@ pub struct DbStats {
     pub expired: u64,
 }
 
+/// Bytes of one slot's table at `capacity` (8-byte buckets: node pointers).
+fn slot_table_bytes(capacity: usize) -> usize {
+    table_bytes(capacity, 8)
+}
+
+/// Bytes a database costs before any key: a table header and a TTL
+/// counter per slot.
+fn empty_db_bytes(slots: usize) -> usize {
+    slots * (std::mem::size_of::<Table>() + std::mem::size_of::<u32>())
+}
+
+/// What a lookup does besides finding: count a keyspace hit or miss (a
+/// read), note the key for settling its size (a write), or neither.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Count {
+    Read,
+    Write,
+    No,
+}
+
 pub struct Db {
     first_slot: u16,
-    tables: Vec<Table>,
+    pub(crate) tables: Vec<Table>,
     /// Per slot: how many keys carry a TTL, so the expiry cycle skips the rest.
-    volatile: Vec<u32>,
+    pub(crate) volatile: Vec<u32>,
     len: usize,
     volatile_len: usize,
     /// Where the active expiry cycle resumes.
     expire_cursor: usize,
-    hasher: DefaultHashBuilder,
+    pub(crate) hasher: DefaultHashBuilder,
     pub stats: DbStats,
     /// When set, keys removed because they expired are listed in
     /// `expired_keys` (for `expired` notifications and WATCH).
     pub track_expired: bool,
     pub expired_keys: Vec<bytes::Bytes>,
+    /// Estimated bytes this database holds (see memory.rs). Updated with
+    /// saturating arithmetic: a bookkeeping slip must never wrap into a
+    /// huge figure that would make eviction empty the database.
+    used: usize,
+    /// Keys looked up for writing since the last [`Db::settle`], with the
+    /// bytes their value was charged at the time.
+    dirty: Vec<(Key, usize)>,
+    /// W-TinyLFU state, present under an LFU policy.
+    pub(crate) lfu: Option<Box<TinyLfu>>,
 }
 
 impl Db {
@@ -68,6 +100,9 @@ impl Db {
             stats: DbStats::default(),
             track_expired: false,
             expired_keys: Vec::new(),
+            used: empty_db_bytes(n),
+            dirty: Vec::new(),
+            lfu: None,
         }
     }
 
@@ -76,7 +111,7 @@ impl Db {
         self.first_slot..self.first_slot + self.tables.len() as u16
     }
 
-    fn hash(&self, key: &[u8]) -> u64 {
+    pub(crate) fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash_one(key)
     }
 
@@ -103,11 +138,47 @@ impl Db {
         self.volatile_len
     }
 
-    /// Looks a key up for a write: expired keys are removed and reported absent.
-    pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+    /// Estimated bytes of keys, values and tables, including the eviction
+    /// policy's own structures.
+    pub fn used_memory(&self) -> usize {
+        self.used + self.lfu.as_ref().map_or(0, |l| l.bytes())
+    }
+
+    /// The dataset size measured from scratch, walking every key: what
+    /// [`Db::used_memory`] tracks incrementally (tests compare the two).
+    pub fn recount(&self) -> usize {
+        let keys: usize = self
+            .tables
+            .iter()
+            .map(|t| {
+                slot_table_bytes(t.capacity())
+                    + t.iter()
+                        .map(|n| {
+                            std::mem::size_of::<Node>()
+                                + n.key.heap_bytes()
+                                + memory::exact_value_bytes(&n.entry)
+                        })
+                        .sum::<usize>()
+            })
+            .sum();
+        empty_db_bytes(self.tables.len()) + keys + self.lfu.as_ref().map_or(0, |l| l.bytes())
+    }
+
+    /// Switches the per-database W-TinyLFU state on or off.
+    pub fn set_lfu(&mut self, on: bool) {
+        match (on, self.lfu.is_some()) {
+            (true, false) => self.lfu = Some(Box::new(TinyLfu::new(self.len))),
+            (false, true) => self.lfu = None,
+            _ => {}
+        }
+    }
+
+    /// The shared lookup: removes an expired key, stamps a live one as just
+    /// accessed, and counts hits and misses when asked to.
+    fn find(&mut self, key: &[u8], now: u64, count: Count) -> Option<&mut Node> {
         let i = self.index(key);
         let hash = self.hash(key);
-        // Borrow fields apart so the entry can be returned from one branch.
+        // Borrow fields apart so the node can be returned from one branch.
         let Db {
             tables,
             volatile,
@@ -116,6 +187,9 @@ impl Db {
             stats,
             track_expired,
             expired_keys,
+            used,
+            lfu,
+            dirty,
             ..
         } = self;
         // find_entry, unlike entry, never grows the table on a miss.
@@ -123,6 +197,13 @@ impl Db {
             Ok(o) if o.get().entry.is_expired(now) => {
                 let (old, _) = o.remove();
                 *len -= 1;
+                *used = used.saturating_sub(node_bytes(&old));
+                // An emptied table keeps its buckets here (the borrow
+                // checker cannot release it in this branch); they stay
+                // charged, and the next key stored in the slot reuses them.
+                if let Some(l) = lfu {
+                    l.on_remove(segment_of(old.key.stamp()));
+                }
                 if old.entry.expire_at != 0 {
                     volatile[i] -= 1;
                     *volatile_len -= 1;
@@ -131,10 +212,92 @@ impl Db {
                 if *track_expired {
                     expired_keys.push(bytes::Bytes::copy_from_slice(key));
                 }
+                if count == Count::Read {
+                    stats.misses += 1;
+                }
                 None
             }
-            Ok(o) => Some(&mut o.into_mut().entry),
-            Err(_) => None,
+            Ok(o) => {
+                let node = &mut **o.into_mut();
+                let mut seg = segment_of(node.key.stamp());
+                if let Some(l) = lfu {
+                    seg = l.on_access(hash, seg);
+                }
+                node.key.set_stamp(stamp(now, seg));
+                match count {
+                    Count::Read => stats.hits += 1,
+                    Count::Write => dirty.push((Key::new(key), value_bytes(&node.entry))),
+                    Count::No => {}
+                }
+                Some(node)
+            }
+            Err(_) => {
+                if count == Count::Read {
+                    stats.misses += 1;
+                }
+                None
+            }
+        }
+    }
+
+    /// Looks a key up for a write: expired keys are removed and reported
+    /// absent. The value's size is settled after the command (see
+    /// [`Db::settle`]), so the caller may change it in place.
+    pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+        if self.dirty.len() >= 16 {
+            // Callers outside the dispatcher never settle; stay bounded.
+            self.settle();
+        }
+        self.find(key, now, Count::Write).map(|n| &mut n.entry)
+    }
+
+    /// Charges the size changes of values written in place since the last
+    /// call. The dispatcher calls it after every command.
+    #[inline]
+    pub fn settle(&mut self) {
+        if !self.dirty.is_empty() {
+            self.settle_dirty();
+        }
+    }
+
+    #[cold]
+    fn settle_dirty(&mut self) {
+        let dirty = std::mem::take(&mut self.dirty);
+        for (i, (key, charged)) in dirty.iter().enumerate() {
+            // A key looked up twice was charged as of the first lookup.
+            if !dirty[..i].iter().any(|(k, _)| **k == **key) {
+                self.settle_one(key, *charged);
+            }
+        }
+        self.dirty = dirty;
+        self.dirty.clear();
+    }
+
+    fn settle_one(&mut self, key: &[u8], charged: usize) {
+        let i = self.index(key);
+        let hash = self.hash(key);
+        if let Some(node) = self.tables[i].find_mut(hash, |n| *n.key == *key) {
+            let now_bytes = memory::remeasure(&mut node.entry);
+            self.used = (self.used + now_bytes).saturating_sub(charged);
+        }
+    }
+
+    /// Before replacing or removing `key`: settles its pending in-place
+    /// change, so that what is taken off is what was charged.
+    #[inline(always)]
+    fn settle_key(&mut self, key: &[u8]) {
+        if !self.dirty.is_empty() {
+            self.settle_dirty_key(key);
+        }
+    }
+
+    #[cold]
+    fn settle_dirty_key(&mut self, key: &[u8]) {
+        if let Some(pos) = self.dirty.iter().position(|(k, _)| **k == *key) {
+            let (k, charged) = self.dirty.swap_remove(pos);
+            self.settle_one(&k, charged);
+            // Later entries for the same key were charged the same way.
+            self.dirty.retain(|(d, _)| **d != *key);
         }
     }
 
@@ -175,27 +338,9 @@ impl Db {
         }
     }
 
-    /// A live key's entry, without side effects: an expired key reads as
-    /// absent but stays for `get_mut` or the expiry cycle to reclaim. For
-    /// commands that read several keys of one database at once.
-    pub fn peek(&self, key: &[u8], now: u64) -> Option<&Entry> {
-        let hash = self.hash(key);
-        self.tables[self.index(key)]
-            .find(hash, |n| *n.key == *key)
-            .map(|n| &n.entry)
-            .filter(|e| !e.is_expired(now))
-    }
-
     /// Looks a key up for a read, counting a keyspace hit or miss.
     pub fn get_read(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
-        // Two-step to keep the borrow checker content with counting after the lookup.
-        if self.get_mut(key, now).is_some() {
-            self.stats.hits += 1;
-            self.get_mut(key, now)
-        } else {
-            self.stats.misses += 1;
-            None
-        }
+        self.find(key, now, Count::Read).map(|n| &mut n.entry)
     }
 
     /// Whether a live key exists, without removing it if it expired (WATCH
@@ -207,23 +352,68 @@ impl Db {
             .is_some_and(|n| !n.entry.is_expired(now))
     }
 
+    /// Looks a live key up to read it without counting a hit or miss (a
+    /// write command's check of the old value).
+    pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        self.find(key, now, Count::No).map(|n| &n.entry)
+    }
+
     /// Whether a live key exists (no hit/miss counted).
     pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
-        self.get_mut(key, now).is_some()
+        self.find(key, now, Count::No).is_some()
+    }
+
+    /// Looks a key up without counting or stamping it as accessed (OBJECT).
+    pub fn peek(&self, key: &[u8], now: u64) -> Option<&Node> {
+        let hash = self.hash(key);
+        self.tables[self.index(key)]
+            .find(hash, |n| *n.key == *key)
+            .map(|n| &**n)
+            .filter(|n| !n.entry.is_expired(now))
+    }
+
+    /// The segment and stamp a new key starts with.
+    #[inline]
+    fn new_stamp(&mut self, hash: u64, key: &[u8], now: u64) -> u32 {
+        let seg = match &mut self.lfu {
+            Some(l) => l.on_insert(hash, key, now),
+            None => segment::PROBATION,
+        };
+        stamp(now, seg)
+    }
+
+    /// Charges a table's growth after an insertion.
+    #[inline]
+    fn charge_growth(&mut self, i: usize, capacity_before: usize) {
+        let after = self.tables[i].capacity();
+        if after != capacity_before {
+            self.used = (self.used + slot_table_bytes(after))
+                .saturating_sub(slot_table_bytes(capacity_before));
+        }
     }
 
     /// Stores `entry` under `key`, replacing and returning any live value.
     pub fn insert(&mut self, key: &[u8], entry: Entry, now: u64) -> Option<Entry> {
+        self.settle_key(key);
         let i = self.index(key);
         let hash = self.hash(key);
         if entry.expire_at != 0 {
             self.volatile[i] += 1;
             self.volatile_len += 1;
         }
+        let capacity = self.tables[i].capacity();
         let hasher = &self.hasher;
         match self.tables[i].entry(hash, |n| *n.key == *key, |n| hasher.hash_one(&*n.key)) {
             Slot::Occupied(mut o) => {
-                let old = std::mem::replace(&mut o.get_mut().entry, entry);
+                let added = value_bytes(&entry);
+                let node = &mut **o.get_mut();
+                let old = std::mem::replace(&mut node.entry, entry);
+                let mut seg = segment_of(node.key.stamp());
+                if let Some(l) = &mut self.lfu {
+                    seg = l.on_access(hash, seg);
+                }
+                node.key.set_stamp(stamp(now, seg));
+                self.used = (self.used + added).saturating_sub(value_bytes(&old));
                 self.forget_ttl(i, &old);
                 if old.is_expired(now) {
                     self.note_expired(key);
@@ -232,12 +422,21 @@ impl Db {
                     Some(old)
                 }
             }
-            Slot::Vacant(v) => {
-                v.insert(Box::new(Node {
-                    key: Key::new(key),
+            Slot::Vacant(_) => {
+                let mut key_box = Key::new(key);
+                key_box.set_stamp(self.new_stamp(hash, key, now));
+                let node = Box::new(Node {
+                    key: key_box,
                     entry,
-                }));
+                });
+                self.used += node_bytes(&node);
+                let hasher = &self.hasher;
+                self.tables[i].insert_unique(hash, node, |n| hasher.hash_one(&*n.key));
                 self.len += 1;
+                self.charge_growth(i, capacity);
+                if self.lfu.is_some() {
+                    self.lfu_maintain(now);
+                }
                 None
             }
         }
@@ -248,20 +447,33 @@ impl Db {
     /// reused: overwriting a session or token of fixed size then allocates
     /// nothing. Returns whether the key was created (it was missing or expired).
     pub fn set_str(&mut self, key: &[u8], value: &[u8], expire_at: u64, now: u64) -> bool {
+        self.settle_key(key);
         let i = self.index(key);
         let hash = self.hash(key);
         if expire_at != 0 {
             self.volatile[i] += 1;
             self.volatile_len += 1;
         }
+        let capacity = self.tables[i].capacity();
         let hasher = &self.hasher;
         match self.tables[i].entry(hash, |n| *n.key == *key, |n| hasher.hash_one(&*n.key)) {
             Slot::Occupied(mut o) => {
-                let entry = &mut o.get_mut().entry;
+                let node = &mut **o.get_mut();
+                let mut seg = segment_of(node.key.stamp());
+                if let Some(l) = &mut self.lfu {
+                    seg = l.on_access(hash, seg);
+                }
+                node.key.set_stamp(stamp(now, seg));
+                let entry = &mut node.entry;
                 let (old_expire, expired) = (entry.expire_at, entry.is_expired(now));
                 match &mut entry.value {
                     Value::Str(old) if old.len() == value.len() => old.copy_from_slice(value),
-                    other => *other = Value::Str(value.into()),
+                    _ => {
+                        let old_bytes = value_bytes(entry);
+                        entry.value = Value::Str(value.into());
+                        self.used =
+                            (self.used + memory::alloc_size(value.len())).saturating_sub(old_bytes);
+                    }
                 }
                 entry.expire_at = expire_at;
                 if old_expire != 0 {
@@ -273,15 +485,24 @@ impl Db {
                 }
                 expired
             }
-            Slot::Vacant(v) => {
-                v.insert(Box::new(Node {
-                    key: Key::new(key),
+            Slot::Vacant(_) => {
+                let mut key_box = Key::new(key);
+                key_box.set_stamp(self.new_stamp(hash, key, now));
+                let node = Box::new(Node {
+                    key: key_box,
                     entry: Entry {
                         value: Value::Str(value.into()),
                         expire_at,
                     },
-                }));
+                });
+                self.used += node_bytes(&node);
+                let hasher = &self.hasher;
+                self.tables[i].insert_unique(hash, node, |n| hasher.hash_one(&*n.key));
                 self.len += 1;
+                self.charge_growth(i, capacity);
+                if self.lfu.is_some() {
+                    self.lfu_maintain(now);
+                }
                 true
             }
         }
@@ -289,12 +510,15 @@ impl Db {
 
     /// Removes a key, returning its value if it was live.
     pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
+        self.settle_key(key);
         let i = self.index(key);
         let hash = self.hash(key);
         let Ok(o) = self.tables[i].find_entry(hash, |n| *n.key == *key) else {
             return None;
         };
         let (old, _) = o.remove();
+        self.uncharge(&old);
+        self.release_if_empty(i);
         let old = old.entry;
         self.forget(i, &old);
         if old.is_expired(now) {
@@ -305,12 +529,31 @@ impl Db {
         }
     }
 
+    /// Gives an emptied slot table's buckets back: tables never shrink on
+    /// their own, and eviction must be able to free what keys made grow.
+    fn release_if_empty(&mut self, i: usize) {
+        let table = &mut self.tables[i];
+        if table.is_empty() && table.capacity() != 0 {
+            self.used = self.used.saturating_sub(slot_table_bytes(table.capacity()));
+            *table = Table::new();
+        }
+    }
+
+    /// Takes a removed node's bytes and segment off the books.
+    fn uncharge(&mut self, node: &Node) {
+        self.used = self.used.saturating_sub(node_bytes(node));
+        if let Some(l) = &mut self.lfu {
+            l.on_remove(segment_of(node.key.stamp()));
+        }
+    }
+
     /// Sets or clears (0) a live key's expiry time. Returns false if absent.
     pub fn set_expiry(&mut self, key: &[u8], expire_at: u64, now: u64) -> bool {
         let i = self.index(key);
-        let Some(entry) = self.get_mut(key, now) else {
+        let Some(node) = self.find(key, now, Count::No) else {
             return false;
         };
+        let entry = &mut node.entry;
         let had = entry.expire_at != 0;
         entry.expire_at = expire_at;
         match (had, expire_at != 0) {
@@ -354,6 +597,11 @@ impl Db {
         self.volatile.iter_mut().for_each(|v| *v = 0);
         self.len = 0;
         self.volatile_len = 0;
+        self.used = empty_db_bytes(self.tables.len());
+        self.dirty.clear();
+        if self.lfu.is_some() {
+            self.lfu = Some(Box::new(TinyLfu::new(0)));
+        }
     }
 
     /// The keys and entries of one slot, for SCAN and KEYS. Expired keys may
@@ -374,6 +622,7 @@ impl Db {
     /// about `budget` keys have been examined or every slot was visited.
     /// Returns the number of keys removed.
     pub fn expire_step(&mut self, now: u64, budget: usize) -> usize {
+        self.settle();
         let n = self.tables.len();
         let (mut examined, mut removed) = (0, 0);
         for _ in 0..n {
@@ -390,16 +639,24 @@ impl Db {
             let before = table.len();
             let mut dropped_ttl = 0;
             let (track, log) = (self.track_expired, &mut self.expired_keys);
+            let (used, lfu) = (&mut self.used, &mut self.lfu);
             table.retain(|n| {
                 let keep = !n.entry.is_expired(now);
-                dropped_ttl += !keep as u32;
-                if !keep && track {
-                    log.push(bytes::Bytes::copy_from_slice(&n.key));
+                if !keep {
+                    dropped_ttl += 1;
+                    *used = used.saturating_sub(node_bytes(n));
+                    if let Some(l) = lfu {
+                        l.on_remove(segment_of(n.key.stamp()));
+                    }
+                    if track {
+                        log.push(bytes::Bytes::copy_from_slice(&n.key));
+                    }
                 }
                 keep
             });
             let gone = before - table.len();
             self.volatile[i] -= dropped_ttl;
+            self.release_if_empty(i);
             self.volatile_len -= dropped_ttl as usize;
             self.len -= gone;
             removed += gone;

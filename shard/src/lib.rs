@@ -18,9 +18,13 @@
 //! the cross-core rings, and this crate executes them.
 
 pub mod cmd;
+pub mod evict;
 pub mod exec;
 pub mod key;
 pub mod keyspace;
+pub mod memory;
+#[cfg(test)]
+mod memory_tests;
 pub mod shard;
 pub mod signals;
 pub mod value;

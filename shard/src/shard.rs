@@ -1,5 +1,6 @@
 //! The state one core owns: its slice of every database, and its counters.
 
+use crate::evict::Policy;
 use crate::keyspace::Db;
 use crate::signals::{class, Signals};
 use proto::slot::SLOT_COUNT;
@@ -39,6 +40,14 @@ pub struct Shard {
     rng: u64,
     /// Notifications, watches and blocked keys (see signals.rs).
     pub signals: Signals,
+    /// This shard's share of `maxmemory` in bytes; 0 means no limit.
+    maxmemory: usize,
+    policy: Policy,
+    /// Keys evicted since start (INFO's evicted_keys).
+    pub evicted: u64,
+    /// Set while a transaction runs here: its commands skip the memory
+    /// check, which EXEC made for all of them.
+    pub in_exec: bool,
 }
 
 impl Shard {
@@ -50,7 +59,80 @@ impl Shard {
             max_string_len: 512 * 1024 * 1024,
             rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1),
             signals: Signals::default(),
+            maxmemory: 0,
+            policy: Policy::default(),
+            evicted: 0,
+            in_exec: false,
         }
+    }
+
+    /// Sets this shard's share of `maxmemory` and the eviction policy.
+    pub fn set_memory_limit(&mut self, maxmemory: usize, policy: Policy) {
+        self.maxmemory = maxmemory;
+        self.policy = policy;
+        self.dbs_mut().for_each(|db| db.set_lfu(policy.is_lfu()));
+    }
+
+    #[inline]
+    pub fn maxmemory(&self) -> usize {
+        self.maxmemory
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// Estimated bytes this shard holds: its own structures and its
+    /// databases.
+    pub fn used_memory(&self) -> usize {
+        std::mem::size_of::<Shard>()
+            + self.dbs.capacity() * std::mem::size_of::<Option<Box<Db>>>()
+            + self.dbs().map(|(_, db)| db.used_memory()).sum::<usize>()
+    }
+
+    /// Evicts keys until the shard is within its share of `maxmemory`, as
+    /// Redis does before a command that may grow memory. Returns false when
+    /// it is still over (no eviction policy, or no key the policy may
+    /// evict): the command must then be refused.
+    #[inline]
+    pub fn make_room(&mut self, now: u64) -> bool {
+        self.maxmemory == 0 || self.evict_to_limit(now)
+    }
+
+    fn evict_to_limit(&mut self, now: u64) -> bool {
+        while self.used_memory() > self.maxmemory {
+            if self.policy == Policy::NoEviction {
+                return false;
+            }
+            // The database holding the most memory gives up a key.
+            let volatile = self.policy.volatile_only();
+            let Some(index) = self
+                .dbs()
+                .filter(|(_, db)| {
+                    if volatile {
+                        db.volatile_len() > 0
+                    } else {
+                        !db.is_empty()
+                    }
+                })
+                .max_by_key(|(_, db)| db.used_memory())
+                .map(|(i, _)| i)
+            else {
+                return false;
+            };
+            let mut rng = self.next_random();
+            let policy = self.policy;
+            let Some(db) = self.dbs[index].as_deref_mut() else {
+                return false;
+            };
+            let Some(key) = db.evict_one(policy, now, &mut rng) else {
+                return false;
+            };
+            self.evicted += 1;
+            self.signals.notify(index, class::EVICTED, "evicted", &key);
+            self.signals.modified(index, &key);
+        }
+        true
     }
 
     pub fn slots(&self) -> Range<u16> {
@@ -62,9 +144,11 @@ impl Shard {
     pub fn db(&mut self, index: usize) -> &mut Db {
         let slots = self.slots();
         let track = self.signals.tracks_expiry();
+        let lfu = self.policy.is_lfu();
         self.dbs[index].get_or_insert_with(|| {
             let mut db = Db::new(slots);
             db.track_expired = track;
+            db.set_lfu(lfu);
             Box::new(db)
         })
     }
@@ -87,6 +171,14 @@ impl Shard {
             for key in db.expired_keys.drain(..) {
                 self.signals.notify(i, class::EXPIRED, "expired", &key);
             }
+        }
+    }
+
+    /// Charges in-place value changes of the last command (see memory.rs).
+    #[inline]
+    pub fn settle(&mut self, index: usize) {
+        if let Some(db) = self.dbs.get_mut(index).and_then(|d| d.as_deref_mut()) {
+            db.settle();
         }
     }
 

@@ -2,6 +2,7 @@
 //! compact copies (never a slice of a network buffer, which would pin the
 //! whole buffer in memory).
 
+use crate::memory::Tracked;
 use hashbrown::{HashMap, HashSet};
 
 pub type HashValue = HashMap<Box<[u8]>, Box<[u8]>>;
@@ -14,10 +15,11 @@ pub type ListValue = std::collections::VecDeque<Box<[u8]>>;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(Box<[u8]>),
-    Hash(Box<HashValue>),
-    Set(Box<SetValue>),
-    ZSet(Box<ZSetValue>),
-    List(Box<ListValue>),
+    // Collections carry what they were last charged (see memory.rs).
+    Hash(Box<Tracked<HashValue>>),
+    Set(Box<Tracked<SetValue>>),
+    ZSet(Box<Tracked<ZSetValue>>),
+    List(Box<Tracked<ListValue>>),
 }
 
 impl Value {

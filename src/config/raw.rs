@@ -42,6 +42,8 @@ pub struct RawLimits {
     pub client_query_buffer_limit: IntOrText,
     pub client_output_buffer_limit_normal: String,
     pub client_output_buffer_limit_pubsub: String,
+    pub maxmemory: IntOrText,
+    pub maxmemory_policy: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -71,6 +71,12 @@ pub fn render(settings: &Settings, cores: usize) -> String {
         string(&l.client_output_buffer_limit_pubsub.render()),
         None,
     );
+    w.line(
+        "maxmemory",
+        string(&format_size(l.maxmemory)),
+        (l.maxmemory == 0).then(|| "no limit".to_string()),
+    );
+    w.line("maxmemory_policy", string(l.maxmemory_policy.name()), None);
 
     let sec = &settings.security;
     w.section("security");

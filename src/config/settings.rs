@@ -68,6 +68,8 @@ pub struct LimitSettings {
     pub proto_max_bulk_len: u64,
     pub client_query_buffer_limit: u64,
     pub client_output_buffer_limit_normal: OutputLimitSetting,
+    pub maxmemory: u64,
+    pub maxmemory_policy: shard::evict::Policy,
     pub client_output_buffer_limit_pubsub: OutputLimitSetting,
 }
 
@@ -175,6 +177,28 @@ pub fn validate(
         client_output_buffer_limit_pubsub: check.output_limit(
             "limits.client_output_buffer_limit_pubsub",
             &l.client_output_buffer_limit_pubsub,
+        )?,
+        maxmemory: match &l.maxmemory {
+            IntOrText::Int(n) => u64::try_from(*n).ok(),
+            IntOrText::Text(text) => parse_size(text),
+        }
+        .filter(|&n| n <= i64::MAX as u64)
+        .ok_or_else(|| {
+            check.fail(
+                "limits.maxmemory",
+                &l.maxmemory.shown(),
+                "must be a size: bytes, or a number with k, kb, m, mb, g or gb (0 = no limit)",
+            )
+        })?,
+        maxmemory_policy: shard::evict::Policy::parse(l.maxmemory_policy.trim()).ok_or_else(
+            || {
+                let names: Vec<&str> = shard::evict::Policy::ALL.iter().map(|p| p.name()).collect();
+                check.fail(
+                    "limits.maxmemory_policy",
+                    &quote(&l.maxmemory_policy),
+                    &format!("must be one of {}", names.join(", ")),
+                )
+            },
         )?,
     };
     let security = check.security(&raw.security)?;
@@ -400,6 +424,9 @@ impl Settings {
             ring_entries: s.io_ring_entries,
             tcp_keepalive: s.tcp_keepalive,
             backlog: s.tcp_backlog,
+            maxmemory: l.maxmemory,
+            maxmemory_policy: l.maxmemory_policy,
+            allocated: Some(crate::alloc_count::allocated),
             version: crate::build_info::VERSION,
             git_sha: crate::build_info::GIT_SHA,
         }

@@ -92,6 +92,8 @@ fn defaults_agree_with_the_network_layer() {
     assert_eq!(ours.ring_entries, theirs.ring_entries);
     assert_eq!(ours.tcp_keepalive, theirs.tcp_keepalive);
     assert_eq!(ours.backlog, theirs.backlog);
+    assert_eq!(ours.maxmemory, theirs.maxmemory);
+    assert_eq!(ours.maxmemory_policy, theirs.maxmemory_policy);
     assert_eq!(ours.requirepass, None);
     assert_eq!(ours.version, env!("CARGO_PKG_VERSION"));
     assert!(!ours.git_sha.is_empty());
@@ -116,6 +118,28 @@ fn pubsub_settings_reach_the_network_layer() {
         (out.hard, out.soft, out.soft_seconds),
         (1 << 20, 512 << 10, 5)
     );
+}
+
+#[test]
+fn memory_limit_settings_reach_the_network_layer() {
+    let vars = env(&[
+        ("TOKENGINX_LIMITS_MAXMEMORY", "100MB"),
+        ("TOKENGINX_LIMITS_MAXMEMORY_POLICY", "Volatile-TTL"),
+    ]);
+    let net = load(&Overrides::default(), &vars).unwrap().server_config(1);
+    assert_eq!(net.maxmemory, 100 << 20);
+    assert_eq!(net.maxmemory_policy, shard::evict::Policy::VolatileTtl);
+    assert!(net.allocated.is_some(), "INFO reads the allocator's count");
+    let e = error(
+        &Overrides::default(),
+        &env(&[("TOKENGINX_LIMITS_MAXMEMORY", "1.5gb")]),
+    );
+    assert!(e.contains("limits.maxmemory = \"1.5gb\""), "{e}");
+    let e = error(
+        &Overrides::default(),
+        &env(&[("TOKENGINX_LIMITS_MAXMEMORY_POLICY", "lru")]),
+    );
+    assert!(e.contains("must be one of noeviction, allkeys-lru"), "{e}");
 }
 
 #[test]

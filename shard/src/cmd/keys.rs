@@ -64,8 +64,8 @@ pub fn type_(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     Reply::simple(name)
 }
 
-/// `TOUCH key [key ...]`: like EXISTS; the keyspace keeps no access time
-/// to update, so counting is all there is to do.
+/// `TOUCH key [key ...]`: like EXISTS, whose lookup also stamps each key
+/// as just accessed (what eviction and OBJECT IDLETIME read).
 pub fn touch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     exists(ctx, args)
 }

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod listmove;
 pub mod lists;
 pub mod long_double;
+pub mod object;
 pub mod setops;
 pub mod sets;
 pub mod strings;

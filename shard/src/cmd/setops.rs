@@ -12,6 +12,7 @@
 
 use crate::cmd::typed;
 use crate::exec::Ctx;
+use crate::memory::Tracked;
 use crate::signals::class;
 use crate::value::{Entry, SetValue, Value};
 use bytes::Bytes;
@@ -178,7 +179,7 @@ fn sources(ctx: &mut Ctx, keys: &[Bytes]) -> Result<Vec<Option<Bytes>>, Reply> {
 
 /// The set at a key `sources` found; None for a missing one.
 fn set_at<'a>(db: &'a crate::keyspace::Db, key: &Option<Bytes>, now: u64) -> Option<&'a SetValue> {
-    match &db.peek(key.as_ref()?, now)?.value {
+    match &db.peek(key.as_ref()?, now)?.entry.value {
         Value::Set(s) => Some(s),
         _ => None,
     }
@@ -240,7 +241,7 @@ fn algebra(ctx: &mut Ctx, op: Op, keys: &[Bytes], dst: Option<&Bytes>) -> Reply 
     db.insert(
         dst,
         Entry {
-            value: Value::Set(Box::new(stored)),
+            value: Value::Set(Box::new(Tracked::new(stored))),
             expire_at: 0,
         },
         now,

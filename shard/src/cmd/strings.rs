@@ -219,7 +219,7 @@ pub fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 /// The TTL of a live key (0 for none), or None if the key is missing.
 fn live_ttl(ctx: &mut Ctx, key: &[u8]) -> Option<u64> {
     let now = ctx.now;
-    ctx.db().get_mut(key, now).map(|e| e.expire_at)
+    ctx.db().get(key, now).map(|e| e.expire_at)
 }
 
 /// Redis's `setGenericCommand` after its checks: the write, then `new`

@@ -63,7 +63,7 @@ pub fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             .shard
             .existing_db(db)
             .and_then(|d| d.peek(&key, now))
-            .is_some_and(|e| matches!(e.value, Value::List(_)));
+            .is_some_and(|n| matches!(n.entry.value, Value::List(_)));
         if is_list {
             ctx.shard.signals.key_ready(db, &key);
         }

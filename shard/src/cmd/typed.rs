@@ -4,6 +4,7 @@
 
 use crate::exec::Ctx;
 use crate::keyspace::Db;
+use crate::memory::Tracked;
 use crate::signals::class;
 use crate::value::{Entry, HashValue, ListValue, SetValue, Value, ZSetValue};
 use proto::{errors, Reply};
@@ -20,12 +21,12 @@ macro_rules! collection {
         impl Collection for $ty {
             fn of(value: &mut Value) -> Option<&mut Self> {
                 match value {
-                    Value::$variant(c) => Some(c),
+                    Value::$variant(c) => Some(&mut ***c),
                     _ => None,
                 }
             }
             fn wrap(self) -> Value {
-                Value::$variant(Box::new(self))
+                Value::$variant(Box::new(Tracked::new(self)))
             }
         }
     )*};

@@ -85,6 +85,24 @@ pub struct ZSetValue {
     index: BTreeSet<(Score, Box<[u8]>)>,
 }
 
+impl crate::memory::Measure for ZSetValue {
+    fn elements(&self) -> usize {
+        self.len()
+    }
+    fn fixed_bytes(&self) -> usize {
+        // The score table, and per member a B-tree slot of score and name
+        // (nodes hold up to 11, about two thirds full).
+        crate::memory::table_bytes(self.scores.capacity(), 24) + self.len() * 24 * 3 / 2
+    }
+    fn element_bytes(&self) -> usize {
+        // Each member's name is stored twice: in the table and in the index.
+        self.scores
+            .keys()
+            .map(|k| 2 * crate::memory::alloc_size(k.len()))
+            .sum()
+    }
+}
+
 impl ZSetValue {
     pub fn len(&self) -> usize {
         self.scores.len()
