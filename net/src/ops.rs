@@ -14,8 +14,13 @@ pub enum ShardOp {
     PutKey(Bytes, Entry),
     /// Removes keys and returns their entries, to run a command over keys
     /// of several shards in one place (see `together.rs`). Each key names
-    /// its database: COPY may write to another one.
-    TakeKeys(Vec<(usize, Bytes)>),
+    /// its database: COPY may write to another one. With `make_room` (a
+    /// command that may grow memory), the shard first evicts down to its
+    /// share of maxmemory, and takes nothing if it cannot.
+    TakeKeys {
+        keys: Vec<(usize, Bytes)>,
+        make_room: bool,
+    },
     /// Gives taken keys back, changed or not, with what the command
     /// signalled about them.
     PutBack(Box<crate::together::PutBack>),
@@ -92,7 +97,8 @@ impl ShardOp {
 pub enum ShardReply {
     Reply(Reply),
     Entry(Option<Entry>),
-    Entries(Vec<Option<Entry>>),
+    /// Taken entries, in the order asked; None for "out of memory".
+    Entries(Option<Vec<Option<Entry>>>),
     Stats(Box<ShardStats>),
     Clients(String),
     Killed(usize),

@@ -101,7 +101,13 @@ pub fn plan(cmd: ShardCmd, args: Vec<Bytes>, shards: usize, here: usize, db: usi
     }
     let parts = taken
         .iter()
-        .map(|(s, keys)| (*s, ShardOp::TakeKeys(keys.clone())))
+        .map(|(s, keys)| {
+            let op = ShardOp::TakeKeys {
+                keys: keys.clone(),
+                make_room: cmd.spec().has(proto::table::flags::DENYOOM),
+            };
+            (*s, op)
+        })
         .collect();
     Plan {
         parts,
@@ -152,11 +158,18 @@ fn run_on(
     parts: Vec<Option<ShardReply>>,
     now: u64,
 ) -> (Reply, Vec<(usize, ShardOp)>, Counts) {
-    let mut complete = true;
+    let (mut complete, mut out_of_memory) = (true, false);
     for ((_, keys), part) in t.taken.iter().zip(parts) {
-        let Some(ShardReply::Entries(entries)) = part else {
-            complete = false;
-            continue;
+        let entries = match part {
+            Some(ShardReply::Entries(Some(entries))) => entries,
+            Some(ShardReply::Entries(None)) => {
+                out_of_memory = true;
+                continue;
+            }
+            _ => {
+                complete = false;
+                continue;
+            }
         };
         for ((db, key), entry) in keys.iter().zip(entries) {
             if let Some(entry) = entry {
@@ -164,7 +177,10 @@ fn run_on(
             }
         }
     }
-    let reply = if complete {
+    let reply = if out_of_memory {
+        // Nothing runs; what the other shards gave goes back unchanged.
+        Reply::error(proto::errors::OOM)
+    } else if complete {
         shard::execute(
             &mut Ctx {
                 shard: scratch,
@@ -290,7 +306,7 @@ mod tests {
             plan.parts
                 .iter()
                 .map(|(s, op)| match op {
-                    ShardOp::TakeKeys(keys) => (
+                    ShardOp::TakeKeys { keys, .. } => (
                         *s,
                         keys.iter()
                             .map(|(db, k)| (*db, String::from_utf8(k.to_vec()).unwrap()))
