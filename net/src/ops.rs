@@ -12,8 +12,8 @@ pub enum ShardOp {
     TakeKey(Bytes),
     /// Stores an entry, replacing any value (the second half of a cross-shard RENAME).
     PutKey(Bytes, Entry),
-    /// Removes keys and returns their entries, to run a command over keys
-    /// of several shards in one place (see `together.rs`). Each key names
+    /// Lends keys' entries out, to run a command over keys of several
+    /// shards in one place (see `together.rs`). Each key names
     /// its database: COPY may write to another one. With `make_room` (a
     /// command that may grow memory), the shard first evicts down to its
     /// share of maxmemory, and takes nothing if it cannot.
@@ -21,8 +21,8 @@ pub enum ShardOp {
         keys: Vec<(usize, Bytes)>,
         make_room: bool,
     },
-    /// Gives taken keys back, changed or not, with what the command
-    /// signalled about them.
+    /// Ends the loans of TakeKeys: each key's entry as the command left it
+    /// (None: deleted), with what the command signalled about them.
     PutBack(Box<crate::together::PutBack>),
     /// Counters for INFO.
     Stats,

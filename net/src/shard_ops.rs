@@ -51,7 +51,7 @@ impl EventLoop {
                 }
                 ShardReply::Entries(Some(
                     keys.iter()
-                        .map(|(db, key)| self.shard.db(*db).remove(key, now))
+                        .map(|(db, key)| self.shard.db(*db).lend(key, now))
                         .collect(),
                 ))
             }

@@ -7,20 +7,23 @@
 //!
 //! ```text
 //!   coordinator                      owners (held in ascending order, atomic.rs)
-//!     Hold, TakeKeys ----------------->  held; remove the keys, reply entries
+//!     Hold, TakeKeys ----------------->  held; lend the keys' entries
 //!     scratch shard <- entries
 //!     execute(cmd) on the scratch shard: reply, changed keys, signals
 //!     reply to the client
-//!     PutBack, Release --------------->  re-insert every key still there,
+//!     PutBack, Release --------------->  end the loans (entries back in
+//!                                        their nodes, deleted keys gone),
 //!                                        replay events, WATCH marks and
 //!                                        blocked-key readiness; free
 //! ```
 //!
 //! Semantics are the single-shard ones by construction: a WRONGTYPE puts
 //! every key back untouched, TTLs travel inside the entries, and what the
-//! executor signalled reaches the shards that own the keys. Taking keys
-//! moves pointers, not values: a command over large sets or lists copies
-//! nothing it would not copy on one shard. TakeKeys rides behind each
+//! executor signalled reaches the shards that own the keys. A lent key's
+//! node stays on its shard (`Db::lend`), so its access stamp, eviction
+//! segment and memory charge carry on as if the command had run there.
+//! Lending moves pointers, not values: a command over large sets or lists
+//! copies nothing it would not copy on one shard. TakeKeys rides behind each
 //! Hold and PutBack ahead of the Release, so the command costs the round
 //! trips of its holds and nothing more. The client may have its reply
 //! before the keys are back: each owner is still held until its PutBack
@@ -51,7 +54,8 @@ pub struct Together {
 /// What goes back to one owner.
 #[derive(Default)]
 pub struct PutBack {
-    entries: Vec<(usize, Bytes, Entry)>,
+    /// Every lent key, with its entry as the command left it (None: gone).
+    entries: Vec<(usize, Bytes, Option<Entry>)>,
     events: Vec<Event>,
     modified: Vec<(usize, Bytes)>,
     ready: Vec<(usize, Bytes)>,
@@ -159,7 +163,9 @@ fn run_on(
     now: u64,
 ) -> (Reply, Vec<(usize, ShardOp)>, Counts) {
     let (mut complete, mut out_of_memory) = (true, false);
-    for ((_, keys), part) in t.taken.iter().zip(parts) {
+    // Which owners lent their keys: only those get them back.
+    let mut lent = vec![false; t.taken.len()];
+    for (((_, keys), part), lent) in t.taken.iter().zip(parts).zip(&mut lent) {
         let entries = match part {
             Some(ShardReply::Entries(Some(entries))) => entries,
             Some(ShardReply::Entries(None)) => {
@@ -171,6 +177,7 @@ fn run_on(
                 continue;
             }
         };
+        *lent = true;
         for ((db, key), entry) in keys.iter().zip(entries) {
             if let Some(entry) = entry {
                 scratch.db(*db).insert(key, entry, now);
@@ -194,9 +201,10 @@ fn run_on(
         Reply::error("ERR internal error: unexpected shard reply")
     };
     let mut backs: Vec<PutBack> = t.taken.iter().map(|_| PutBack::default()).collect();
-    for ((_, keys), back) in t.taken.iter().zip(&mut backs) {
+    for (((_, keys), back), lent) in t.taken.iter().zip(&mut backs).zip(lent) {
         for (db, key) in keys {
-            if let Some(entry) = scratch.db(*db).remove(key, now) {
+            let entry = scratch.db(*db).remove(key, now);
+            if lent {
                 back.entries.push((*db, key.clone(), entry));
             }
         }
@@ -256,12 +264,24 @@ impl EventLoop {
         t: Together,
         parts: Vec<Option<ShardReply>>,
     ) -> (Reply, Vec<(usize, ShardOp)>) {
-        let (reply, put_back, counts) = run(t, parts, self.now);
+        let (reply, mut put_back, counts) = run(t, parts, self.now);
         for (i, hits, misses) in counts {
             let stats = &mut self.shard.db(i).stats;
             stats.hits += hits;
             stats.misses += misses;
         }
+        // The client has its reply before the owners take their keys back
+        // (atomic.rs), so the keyspace events go out from here, first: as
+        // in Redis, a subscriber sees them before anything the client does
+        // after the reply. Every shard has the same notify settings.
+        for (_, op) in &mut put_back {
+            if let ShardOp::PutBack(back) = op {
+                for e in back.events.drain(..) {
+                    self.shard.signals.notify(e.db, e.class, e.event, &e.key);
+                }
+            }
+        }
+        self.publish_signals(None);
         (reply, put_back)
     }
 }
@@ -269,7 +289,7 @@ impl EventLoop {
 /// An owner takes its keys back and replays what the command signalled.
 pub fn put_back(shard: &mut Shard, back: PutBack, now: u64) {
     for (db, key, entry) in back.entries {
-        shard.db(db).insert(&key, entry, now);
+        shard.db(db).give_back(&key, entry, now);
     }
     let signals = &mut shard.signals;
     for e in back.events {
@@ -410,7 +430,7 @@ mod tests {
         put_back(
             &mut owner,
             PutBack {
-                entries: vec![(0, Bytes::from_static(b"s"), entry.clone())],
+                entries: vec![(0, Bytes::from_static(b"s"), Some(entry.clone()))],
                 events: vec![event(class::SET, "srem"), event(class::GENERIC, "del")],
                 modified: vec![(0, Bytes::from_static(b"s"))],
                 ready: vec![(0, Bytes::from_static(b"l"))],
