@@ -6,27 +6,16 @@ cores open many connections and check, through INFO, that messages did
 cross.
 """
 
-import os
 import socket
 import time
 import unittest
 
 import redis
 
-PORT = int(os.environ["TEST_TOKENGINX_PORT"])
+from tokenginx import PORT, client
+
 # Waiting for a message is bounded generously: no assertion is on timing.
 PATIENCE = 10.0
-
-
-def client(**kwargs):
-    return redis.Redis(
-        host="127.0.0.1",
-        port=PORT,
-        socket_timeout=10,
-        socket_connect_timeout=10,
-        decode_responses=True,
-        **kwargs,
-    )
 
 
 def next_message(pubsub, skip_confirmations=True):

@@ -4,7 +4,6 @@ passes their ports in TEST_TOKENGINX_PORT and TEST_TOKENGINX_AUTH_PORT (the
 latter requires the password in TEST_TOKENGINX_PASSWORD).
 """
 
-import os
 import time
 import unittest
 
@@ -12,20 +11,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-PORT = int(os.environ["TEST_TOKENGINX_PORT"])
-AUTH_PORT = int(os.environ["TEST_TOKENGINX_AUTH_PORT"])
-PASSWORD = os.environ["TEST_TOKENGINX_PASSWORD"]
-
-
-def client(**kwargs):
-    kwargs.setdefault("port", PORT)
-    return redis.Redis(
-        host="127.0.0.1",
-        socket_timeout=10,
-        socket_connect_timeout=10,
-        decode_responses=True,
-        **kwargs,
-    )
+from tokenginx import AUTH_PORT, PASSWORD, client
 
 
 class SessionStoreTest(unittest.TestCase):

@@ -4,24 +4,12 @@ under contention, and the oidc-provider and Shibboleth storage patterns.
 Run by tests/redis_py.rs.
 """
 
-import os
 import threading
 import unittest
 
 import redis
 
-PORT = int(os.environ["TEST_TOKENGINX_PORT"])
-
-
-def client(**kwargs):
-    return redis.Redis(
-        host="127.0.0.1",
-        port=PORT,
-        socket_timeout=10,
-        socket_connect_timeout=10,
-        decode_responses=True,
-        **kwargs,
-    )
+from tokenginx import client
 
 
 class TransactionTest(unittest.TestCase):
