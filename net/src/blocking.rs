@@ -232,6 +232,7 @@ impl EventLoop {
         }
     }
 
+    /// Groups (db, key) pairs by the shard owning each key, shards ascending.
     pub(crate) fn keys_by_shard(
         &self,
         keys: Vec<(usize, Bytes)>,

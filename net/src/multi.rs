@@ -95,7 +95,7 @@ impl EventLoop {
     }
 
     pub(crate) fn forget_watches(&mut self, client: u64, watched: Vec<(usize, Bytes)>) {
-        for (shard, keys) in self.watched_by_shard(watched) {
+        for (shard, keys) in self.keys_by_shard(watched) {
             if shard == self.id {
                 self.unwatch_keys(client, &keys);
             } else {
@@ -124,18 +124,6 @@ impl EventLoop {
             failed |= self.shard.signals.unwatch(*db, key.clone(), client, live);
         }
         failed
-    }
-
-    fn watched_by_shard(&self, keys: Vec<(usize, Bytes)>) -> Vec<(usize, Vec<(usize, Bytes)>)> {
-        let shards = self.shard.count;
-        let mut per: Vec<Vec<(usize, Bytes)>> = vec![Vec::new(); shards];
-        for (db, key) in keys {
-            per[shard_of_key(&key, shards)].push((db, key));
-        }
-        per.into_iter()
-            .enumerate()
-            .filter(|(_, k)| !k.is_empty())
-            .collect()
     }
 }
 
@@ -246,7 +234,7 @@ fn exec(lp: &mut EventLoop, conn: &mut Conn, slot: u32) -> Plan {
     }
     let hold: Vec<usize> = (0..shards).filter(|&s| involved[s]).collect();
     let local = hold.iter().all(|&s| s == lp.id);
-    let mut by_shard = lp.watched_by_shard(watched);
+    let mut by_shard = lp.keys_by_shard(watched);
     if local {
         let failed = by_shard
             .pop()
