@@ -194,6 +194,58 @@ fn consumers_blocked_on_both_shards_receive_every_element_once() {
 }
 
 #[test]
+fn lmove_rpoplpush_and_copy_from_another_shard_serve_the_blocked_client() {
+    let server = tokenginx(2);
+    let mut admin = server.connect();
+    for (moving, answer) in [
+        (
+            &["LMOVE", "{a}src", B, "LEFT", "RIGHT"][..],
+            &b"$5\r\ntoken\r\n"[..],
+        ),
+        (&["RPOPLPUSH", "{a}src", B], b"$5\r\ntoken\r\n"),
+        (&["COPY", "{a}src", B], b":1\r\n"),
+    ] {
+        admin.cmd(&["DEL", "{a}src"]);
+        admin.cmd(&["RPUSH", "{a}src", "token"]);
+        let mut waiter = server.connect();
+        waiter.send(&common::encode(&["BLPOP", B, "0"]));
+        wait_blocked(&mut admin, 1);
+        assert_eq!(show(&admin.cmd(moving)), show(answer), "{moving:?}");
+        let expected = format!("*2\r\n$8\r\n{B}\r\n$5\r\ntoken\r\n");
+        assert_eq!(
+            show(&waiter.reply()),
+            show(expected.as_bytes()),
+            "{moving:?}"
+        );
+        wait_blocked(&mut admin, 0);
+    }
+}
+
+#[test]
+fn blmove_and_brpoplpush_wait_for_a_push_on_another_shard() {
+    let server = tokenginx(2);
+    let mut admin = server.connect();
+    for waiting in [
+        &["BLMOVE", A, B, "LEFT", "RIGHT", "0"][..],
+        &["BRPOPLPUSH", A, B, "0"],
+    ] {
+        let mut waiter = server.connect();
+        waiter.send(&common::encode(waiting));
+        wait_blocked(&mut admin, 1);
+        assert_eq!(admin.cmd(&["EXISTS", B]), b":0\r\n", "nothing moved yet");
+        admin.cmd(&["RPUSH", A, "token"]);
+        assert_eq!(
+            show(&waiter.reply()),
+            show(b"$5\r\ntoken\r\n"),
+            "{waiting:?}"
+        );
+        assert_eq!(admin.cmd(&["EXISTS", A]), b":0\r\n");
+        assert_eq!(admin.cmd(&["LPOP", B]), b"$5\r\ntoken\r\n");
+        wait_blocked(&mut admin, 0);
+    }
+}
+
+#[test]
 fn a_transaction_sees_its_own_pushes_before_blocked_clients_are_served() {
     // Waiters spread over both cores: some live on the shard owning their
     // key, where a wake-up could run at once.

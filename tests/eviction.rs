@@ -262,3 +262,29 @@ fn exec_with_writes_is_refused_whole_when_over_the_limit() {
     assert_eq!(admin.cmd(&["CONFIG", "SET", "maxmemory", "1"]), b"+OK\r\n");
     assert_eq!(c.cmd(&["EXEC"]), b"*1\r\n$-1\r\n");
 }
+
+#[test]
+fn cross_shard_commands_that_may_grow_memory_are_refused_whole() {
+    let server = tokenginx(2);
+    let mut c = server.connect();
+    c.cmd(&["SADD", "{a}s", "m", "n"]);
+    c.cmd(&["SADD", "{b}s", "n", "o"]);
+    c.cmd(&["RPUSH", "{b}l", "x"]);
+    c.cmd(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+    c.cmd(&["CONFIG", "SET", "maxmemory", "2mb"]);
+    // Fill the shard of {a} only, until it refuses.
+    let value = "v".repeat(1000);
+    let full = (0..10_000)
+        .map(|i| set(&mut c, &format!("{{a}}fill:{i}"), &value, None))
+        .any(|reply| reply == OOM);
+    assert!(full, "the {{a}} shard never filled up");
+    assert_eq!(c.cmd(&["SUNIONSTORE", "{b}d", "{a}s", "{b}s"]), OOM);
+    assert_eq!(c.cmd(&["LMOVE", "{b}l", "{a}l", "LEFT", "LEFT"]), OOM);
+    assert_eq!(c.cmd(&["COPY", "{b}s", "{a}c"]), OOM);
+    assert_eq!(c.cmd(&["EXISTS", "{b}d", "{a}l", "{a}c"]), b":0\r\n");
+    assert_eq!(c.cmd(&["LLEN", "{b}l"]), b":1\r\n", "nothing taken");
+    // Reads, and writes that cannot grow memory, still run.
+    assert_eq!(c.cmd(&["SINTERCARD", "2", "{a}s", "{b}s"]), b":1\r\n");
+    assert_eq!(c.cmd(&["SMOVE", "{a}s", "{b}s", "m"]), b":1\r\n");
+    assert_eq!(c.cmd(&["SCARD", "{b}s"]), b":3\r\n");
+}

@@ -293,6 +293,40 @@ fn keyspace_events_match_redis() {
 }
 
 #[test]
+fn multi_key_set_list_and_copy_events_match_redis() {
+    check(
+        "
+        B 1 CONFIG SET notify-keyspace-events KEAn
+        A 1 SUBSCRIBE sync
+        A 1 PSUBSCRIBE __key*@*__:*
+        B 1 SADD {t}s a b
+        B 1 SMOVE {t}s {t}t a
+        B 1 SMOVE {t}s {t}t b
+        B 1 SADD {t}u 1
+        B 1 SUNIONSTORE {t}d {t}t {t}u
+        B 1 SINTERSTORE {t}d {t}t {t}none
+        B 1 RPUSH {t}l 1
+        B 1 LMOVE {t}l {t}m LEFT RIGHT
+        B 1 COPY {t}m {t}n
+        B 1 COPY {t}m {t}n DB 3
+        sync
+        # Keys on different shards with two shards (s1 and s4 on one, s2
+        # and d2 on the other): events come from both, compared as a set.
+        B 1 SADD s1 a b
+        B 1 SMOVE s1 s2 a
+        B 1 SMOVE s1 s2 b
+        B 1 SUNIONSTORE d2 s2 s4
+        B 1 SINTERSTORE d2 s2 s4
+        B 1 RPOPLPUSH none s2
+        B 1 RPUSH s4 x
+        B 1 RPOPLPUSH s4 d2
+        B 1 COPY d2 s1 DB 2
+        sync^
+        ",
+    );
+}
+
+#[test]
 fn notify_keyspace_events_can_be_set_at_start_up() {
     let server = common::tokenginx_with(
         common::Options::shards(2).env("TOKENGINX_SERVER_NOTIFY_KEYSPACE_EVENTS", "Ex"),

@@ -4,20 +4,11 @@
 
 mod common;
 
-use common::tokenginx;
+use common::{redis_client, tokenginx};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
-
-fn client(port: u16) -> redis::Connection {
-    let c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client");
-    c.get_connection().expect("connect")
-}
-
-fn port(server: &common::Process) -> u16 {
-    server.addr().rsplit(':').next().unwrap().parse().unwrap()
-}
 
 /// `{a}` and `{b}` hash to slots owned by different shards of two.
 const A: &str = "{a}balance";
@@ -26,8 +17,8 @@ const B: &str = "{b}balance";
 #[test]
 fn transfers_between_shards_keep_the_sum_for_every_reader() {
     let server = tokenginx(2);
-    let port = port(&server);
-    let mut setup = client(port);
+    let port = server.port;
+    let mut setup = redis_client(port);
     let _: () = redis::pipe()
         .set(A, 1000)
         .set(B, 1000)
@@ -37,7 +28,7 @@ fn transfers_between_shards_keep_the_sum_for_every_reader() {
     let movers: Vec<_> = (0..3)
         .map(|m| {
             thread::spawn(move || {
-                let mut c = client(port);
+                let mut c = redis_client(port);
                 for i in 0..1500 {
                     let amount = (i % 7 + m) as i64;
                     let (from, to) = if i % 2 == 0 { (A, B) } else { (B, A) };
@@ -55,7 +46,7 @@ fn transfers_between_shards_keep_the_sum_for_every_reader() {
         .map(|_| {
             let done = done.clone();
             thread::spawn(move || {
-                let mut c = client(port);
+                let mut c = redis_client(port);
                 let mut reads = 0u64;
                 while !done.load(Ordering::Acquire) || reads < 100 {
                     let (a, b): (i64, i64) =
@@ -85,7 +76,7 @@ fn transfers_between_shards_keep_the_sum_for_every_reader() {
 #[test]
 fn pipelines_and_transactions_mix_across_shards() {
     let server = tokenginx(2);
-    let mut c = client(port(&server));
+    let mut c = redis_client(server.port);
     let keys: Vec<String> = (0..50).map(|i| format!("session:{i}")).collect();
     let mut tx = redis::pipe();
     tx.atomic();
@@ -116,19 +107,42 @@ fn pipelines_and_transactions_mix_across_shards() {
 #[test]
 fn a_watched_key_that_expires_fails_the_transaction() {
     let server = tokenginx(2);
-    let mut c = client(port(&server));
+    let mut c = redis_client(server.port);
+    let mut other = redis_client(server.port);
     for key in [A, B] {
-        let _: () = redis::cmd("SET")
+        // SET, WATCH and PTTL in one pipeline: a positive PTTL after the
+        // WATCH proves the key was live when watched, however slow the
+        // machine (else try again with a longer TTL).
+        let mut ttl = 200;
+        loop {
+            let (_, _, pttl): ((), (), i64) = redis::pipe()
+                .cmd("SET")
+                .arg(key)
+                .arg("v")
+                .arg("PX")
+                .arg(ttl)
+                .cmd("WATCH")
+                .arg(key)
+                .cmd("PTTL")
+                .arg(key)
+                .query(&mut c)
+                .unwrap();
+            if pttl > 0 {
+                break;
+            }
+            let _: () = redis::cmd("UNWATCH").query(&mut c).unwrap();
+            ttl *= 4;
+        }
+        // Wait, from another connection, until the key has expired; the
+        // watching client does not touch it.
+        while redis::cmd("EXISTS")
             .arg(key)
-            .arg("v")
-            .arg("PX")
-            .arg(100)
-            .query(&mut c)
-            .unwrap();
-        let _: () = redis::cmd("WATCH").arg(key).query(&mut c).unwrap();
-        // Let the TTL pass without touching the key: whether the active
-        // expiry cycle removes it meanwhile or not, EXEC must fail.
-        thread::sleep(Duration::from_millis(150));
+            .query::<i64>(&mut other)
+            .unwrap()
+            == 1
+        {
+            thread::sleep(Duration::from_millis(10));
+        }
         let _: () = redis::cmd("MULTI").query(&mut c).unwrap();
         let _: () = redis::cmd("SET").arg("{c}x").arg(1).query(&mut c).unwrap();
         let r: Option<Vec<String>> = redis::cmd("EXEC").query(&mut c).unwrap();
@@ -183,8 +197,7 @@ fn watching_a_hundred_thousand_keys_is_answered() {
     // Each key is checked against those watched already: done naively
     // that is ~5e9 comparisons, which stalls the shard past the timeout.
     let server = tokenginx(2);
-    let mut c = client(port(&server));
-    c.set_read_timeout(Some(common::IO_TIMEOUT)).unwrap();
+    let mut c = redis_client(server.port);
     let keys: Vec<String> = (0..100_000).map(|i| format!("w{i}")).collect();
     let _: () = redis::cmd("WATCH").arg(&keys).query(&mut c).unwrap();
     let _: () = redis::cmd("WATCH").arg(&keys[..10]).query(&mut c).unwrap();

@@ -3,17 +3,18 @@
 //! Redis runs MSET, MGET, DEL k1 k2, RENAME... as one indivisible step: no
 //! other client sees half of an MSET. Here the keys of one command may live
 //! on several cores, so the shard where the command arrived (the
-//! coordinator) first *holds* every shard involved, then runs the parts,
-//! then releases them:
+//! coordinator) *holds* every shard involved, runs the parts, then
+//! releases them. A shard's first-step parts travel right behind its Hold
+//! and run as soon as it is held (strict two-phase locking: as isolated as
+//! waiting for every hold, one round trip fewer):
 //!
 //! ```text
 //!   coordinator            shard a (lowest)        shard b
-//!     Hold ---------------->  held: runs only
-//!     <------------- ok       this command's parts
-//!     Hold ---------------------------------------> held
-//!     <-------------------------------------------- ok
-//!     parts --------------->  run                   run
-//!     <---------------------  replies  ------------ replies
+//!     Hold, parts --------->  held: runs only
+//!     <----------- ok, replies this command's parts
+//!     Hold, parts ---------------------------------> held, runs parts
+//!     <----------------------------------------- ok, replies
+//!     later steps, if any ->  run                   run
 //!     Release ------------->  free                  free
 //! ```
 //!
@@ -35,6 +36,11 @@ use crate::mesh::{Message, ReplyTo};
 use crate::ops::{ShardOp, ShardReply};
 use proto::Reply;
 
+/// The part number of a Hold and of its grant, told apart from parts' replies.
+const HOLD_PART: u32 = u32::MAX;
+/// The part number of an operation whose result nobody waits for.
+const NO_ANSWER: u32 = u32::MAX - 1;
+
 /// One cross-shard atomic command in flight, kept by its coordinator.
 pub struct Tx {
     conn: u32,
@@ -44,8 +50,9 @@ pub struct Tx {
     /// Shards to hold, ascending; the first `held` of them are held.
     hold: Vec<usize>,
     held: usize,
-    /// The first step, run once every shard is held.
-    first: Option<(Vec<(usize, ShardOp)>, Combine)>,
+    /// The first step's parts not sent yet, by index into `hold`: each
+    /// follows its shard's Hold (see `start_atomic`).
+    first: Vec<Vec<(usize, ShardOp)>>,
     combine: Option<Combine>,
     parts: Vec<Option<ShardReply>>,
     remaining: usize,
@@ -75,21 +82,56 @@ impl EventLoop {
         conn.barrier = true;
         self.next_tx += 1;
         let id = ((self.id as u64 + 1) << 40) | (self.next_tx & ((1 << 40) - 1));
+        // A part goes out right behind its shard's Hold, in the same
+        // mailbox, so it runs the moment that shard is held: under strict
+        // two-phase locking (holds taken one by one, none released before
+        // the end) reading or writing a shard as soon as it is held is as
+        // isolated as waiting for them all, and it saves a round trip.
+        let n = plan.parts.len();
+        let mut first: Vec<Vec<(usize, ShardOp)>> = plan.hold.iter().map(|_| Vec::new()).collect();
+        for (part, (shard, op)) in plan.parts.into_iter().enumerate() {
+            // Plans hold every shard they have parts on; one that does
+            // not still gets its part, after the last Hold.
+            let at = plan
+                .hold
+                .iter()
+                .position(|s| *s == shard)
+                .unwrap_or(plan.hold.len() - 1);
+            first[at].push((part, op));
+        }
+        // EXEC's first step runs in the database its first command was
+        // queued in (run_tx_step sets it for later steps).
+        let db = match &plan.combine {
+            Combine::Exec(state) => state.db,
+            _ => conn.db,
+        };
         let tx = Tx {
             conn: slot,
             generation: conn.generation,
             seq,
-            db: conn.db,
+            db,
             hold: plan.hold,
             held: 0,
-            first: Some((plan.parts, plan.combine)),
-            combine: None,
-            parts: Vec::new(),
-            remaining: 0,
+            first,
+            combine: Some(plan.combine),
+            parts: (0..n).map(|_| None).collect(),
+            remaining: n,
         };
-        let (shard, db) = (tx.hold[0], tx.db);
         self.txs.insert(id, tx);
-        self.send_tx(shard, id, 0, db, ShardOp::Hold);
+        self.send_hold(id, 0);
+    }
+
+    /// Sends the Hold of `hold[i]` and the first-step parts that follow it.
+    fn send_hold(&mut self, id: u64, i: usize) {
+        let Some(tx) = self.txs.get_mut(&id) else {
+            return;
+        };
+        let (shard, db) = (tx.hold[i], tx.db);
+        let parts = std::mem::take(&mut tx.first[i]);
+        self.send_tx(shard, id, HOLD_PART, db, ShardOp::Hold);
+        for (part, op) in parts {
+            self.send_tx(shard, id, part as u32, db, op);
+        }
     }
 
     /// Sends an operation that answers nothing (WATCH bookkeeping).
@@ -111,13 +153,13 @@ impl EventLoop {
         self.to_wake[shard] = true;
     }
 
-    fn send_tx(&mut self, shard: usize, id: u64, part: usize, db: usize, op: ShardOp) {
+    fn send_tx(&mut self, shard: usize, id: u64, part: u32, db: usize, op: ShardOp) {
         let reply_to = ReplyTo {
             shard: self.id,
             conn: 0,
             generation: 0,
             seq: 0,
-            part: part as u32,
+            part,
             tx: id,
         };
         if shard != self.id {
@@ -136,21 +178,18 @@ impl EventLoop {
         let Some(tx) = self.txs.get_mut(&id) else {
             return;
         };
-        if tx.held < tx.hold.len() {
+        if part == HOLD_PART as usize {
             tx.held += 1;
             if tx.held < tx.hold.len() {
-                let (shard, db) = (tx.hold[tx.held], tx.db);
-                self.send_tx(shard, id, 0, db, ShardOp::Hold);
-            } else if let Some((parts, combine)) = tx.first.take() {
-                self.run_tx_step(id, parts, combine);
+                let next = tx.held;
+                self.send_hold(id, next);
+                return;
             }
-            return;
-        }
-        if let Some(slot) = tx.parts.get_mut(part) {
+        } else if let Some(slot) = tx.parts.get_mut(part) {
             *slot = Some(reply);
             tx.remaining -= 1;
         }
-        if tx.remaining == 0 {
+        if tx.held == tx.hold.len() && tx.remaining == 0 {
             self.tx_step_done(id);
         }
     }
@@ -177,7 +216,7 @@ impl EventLoop {
                     tx.remaining -= 1;
                 }
             } else {
-                self.send_tx(shard, id, part, db, op);
+                self.send_tx(shard, id, part as u32, db, op);
             }
         }
         if self.txs.get(&id).is_some_and(|tx| tx.remaining == 0) {
@@ -194,6 +233,11 @@ impl EventLoop {
         };
         let parts = std::mem::take(&mut tx.parts);
         let (slot, generation) = (tx.conn, tx.generation);
+        if let Combine::Together(together) = combine {
+            let (reply, put_back) = self.run_together(*together, parts);
+            self.end_tx_with(id, put_back, reply);
+            return;
+        }
         let next = match combine {
             Combine::Exec(state) => self.exec_step(slot, generation, state, parts),
             combine => finish(combine, parts),
@@ -231,9 +275,25 @@ impl EventLoop {
     /// Releases every held shard and hands the reply to the connection, if
     /// it is still there.
     fn end_tx(&mut self, id: u64, reply: Reply) {
+        self.end_tx_with(id, Vec::new(), reply);
+    }
+
+    /// Ends a command with `last` operations that need no answer: each
+    /// reaches its shard before the Release, while the shard is still held
+    /// by this command, so the client may have its reply at once. Nothing
+    /// can run on that shard in between, and this connection's own next
+    /// command travels behind them in the same mailbox.
+    fn end_tx_with(&mut self, id: u64, last: Vec<(usize, ShardOp)>, reply: Reply) {
         let Some(tx) = self.txs.remove(&id) else {
             return;
         };
+        for (shard, op) in last {
+            if shard == self.id {
+                self.run_op(tx.db, op);
+            } else {
+                self.send_tx(shard, id, NO_ANSWER, tx.db, op);
+            }
+        }
         for &shard in &tx.hold {
             self.send_tx(shard, id, 0, tx.db, ShardOp::Release);
         }
@@ -275,6 +335,10 @@ impl EventLoop {
                     .push_back(Message::Request { reply_to, db, op });
                 return;
             }
+        }
+        if reply_to.tx != 0 && reply_to.part == NO_ANSWER {
+            self.run_op(db as usize, op);
+            return;
         }
         let reply = match op {
             ShardOp::Hold => {

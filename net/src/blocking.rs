@@ -73,11 +73,11 @@ fn timed_out(_cmd: ShardCmd) -> Reply {
     Reply::NilArray
 }
 
-/// The plan of an attempt once the client waits: its pops pass over keys
-/// of another type (`ShardOp::RetryBlocked`).
+/// The plan of an attempt once the client waits: BLPOP's and BRPOP's pops
+/// pass over keys of another type (`ShardOp::RetryBlocked`).
 fn as_retry(mut plan: Plan) -> Plan {
     let retry = |op: &mut ShardOp| {
-        if let ShardOp::Command(cmd, args) = op {
+        if let ShardOp::Command(cmd @ (ShardCmd::Blpop | ShardCmd::Brpop), args) = op {
             *op = ShardOp::RetryBlocked(*cmd, std::mem::take(args));
         }
     };
@@ -108,7 +108,7 @@ impl EventLoop {
         cmd: ShardCmd,
         args: Vec<Bytes>,
     ) {
-        let timeout = match shard::cmd::blocking::timeout_ms(&args[args.len() - 1]) {
+        let timeout = match shard::cmd::blocking::checked_timeout(cmd, &args) {
             Ok(t) => t,
             Err(e) => return conn.reply(e),
         };
@@ -147,7 +147,7 @@ impl EventLoop {
             return;
         };
         b.attempting = true;
-        let mut plan = plan(b.cmd, b.args.clone(), self.shard.count, self.id);
+        let mut plan = plan(b.cmd, b.args.clone(), self.shard.count, self.id, conn.db);
         if b.registered {
             plan = as_retry(plan);
         }
@@ -261,9 +261,10 @@ impl EventLoop {
         }
     }
 
+    /// Groups (db, key) pairs by the shard owning each key, shards ascending.
     pub(crate) fn keys_by_shard(
         &self,
-        keys: Vec<(usize, Bytes)>,
+        keys: impl IntoIterator<Item = (usize, Bytes)>,
     ) -> Vec<(usize, Vec<(usize, Bytes)>)> {
         let shards = self.shard.count;
         let mut per: Vec<Vec<(usize, Bytes)>> = vec![Vec::new(); shards];

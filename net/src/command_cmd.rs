@@ -135,8 +135,11 @@ fn getkeys(call: &[Bytes]) -> Reply {
     if !spec.arity_ok(call.len()) {
         return Reply::error("ERR Invalid number of arguments specified for command");
     }
-    let keys: Vec<Reply> = spec
-        .key_positions(call.len())
+    let Some(positions) = spec.keys_of(call) else {
+        return Reply::error("ERR Invalid arguments specified for command");
+    };
+    let keys: Vec<Reply> = positions
+        .into_iter()
         .filter_map(|i| call.get(i))
         .map(|k| Reply::Bulk(k.clone()))
         .collect();

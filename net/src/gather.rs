@@ -35,12 +35,18 @@ pub enum Fanout {
     AllSum,
     /// No keys: every shard runs it; +OK unless one fails.
     AllOk,
+    /// AllOk as one step no client sees half done (SWAPDB).
+    AllOkHeld,
     /// No keys: every shard runs it; array replies concatenated.
     AllConcat,
     /// RANDOMKEY: every shard offers one; the first found wins.
     AllRandom,
     /// SCAN: the shard owning the cursor's slot runs it.
     Scan,
+    /// Several keys read and written as one (SMOVE, SINTER..., LMOVE,
+    /// COPY): where they span shards, the executor runs on a scratch shard
+    /// holding them all (see `together.rs`).
+    Together,
     /// BLPOP/BRPOP: keys tried in order, shard by shard, until one pops.
     FirstOf,
     /// OBJECT: the owner of the key after the subcommand, if there is one.
@@ -61,6 +67,8 @@ pub fn fanout(cmd: ShardCmd) -> Fanout {
         | Zscan => Fanout::OneKey,
         Lpush | Rpush | Lpushx | Rpushx | Lpop | Rpop | Lrange | Llen | Lindex | Lset | Lrem
         | Ltrim | Lpos | Linsert => Fanout::OneKey,
+        Smove | Sinter | Sintercard | Sinterstore | Sunion | Sunionstore | Sdiff | Sdiffstore
+        | Lmove | Rpoplpush | Blmove | Brpoplpush | Copy => Fanout::Together,
         Del | Unlink | Exists | Touch => Fanout::KeysSum,
         Mget => Fanout::Mget,
         Mset => Fanout::Mset,
@@ -69,6 +77,7 @@ pub fn fanout(cmd: ShardCmd) -> Fanout {
         Renamenx => Fanout::Rename(true),
         Dbsize => Fanout::AllSum,
         Flushdb | Flushall => Fanout::AllOk,
+        Swapdb => Fanout::AllOkHeld,
         Keys => Fanout::AllConcat,
         Randomkey => Fanout::AllRandom,
         Scan => Fanout::Scan,
@@ -108,6 +117,9 @@ pub enum Combine {
     FirstOf(std::collections::VecDeque<(usize, ShardOp)>),
     /// Cross-shard RENAME.
     Rename(RenameStep),
+    /// Keys taken from their shards for a command to run on a scratch
+    /// shard; handled by the coordinator itself (`together.rs`).
+    Together(Box<crate::together::Together>),
     /// A transaction's EXEC, from command to command (multi.rs).
     Exec(Box<crate::multi::ExecState>),
     /// INFO over every shard's counters.
@@ -179,12 +191,17 @@ impl Plan {
 }
 
 /// Decides where a table command runs. `args` passed arity checks.
-pub fn plan(cmd: ShardCmd, args: Vec<Bytes>, shards: usize, here: usize) -> Plan {
+pub fn plan(cmd: ShardCmd, args: Vec<Bytes>, shards: usize, here: usize, db: usize) -> Plan {
     let command = |a: Vec<Bytes>| ShardOp::Command(cmd, a);
     match fanout(cmd) {
         Fanout::OneKey => Plan::single(shard_of_key(&args[1], shards), command(args)),
         Fanout::AllSum => Plan::all(shards, || command(args.clone()), Combine::SumInt),
         Fanout::AllOk => Plan::all(shards, || command(args.clone()), Combine::AllOk),
+        Fanout::AllOkHeld => Plan {
+            barrier: true,
+            hold: (0..shards).collect(),
+            ..Plan::all(shards, || command(args.clone()), Combine::AllOk)
+        },
         Fanout::AllConcat => Plan::all(shards, || command(args.clone()), Combine::Concat),
         Fanout::AllRandom => Plan::all(shards, || command(args.clone()), Combine::Random),
         Fanout::Scan => {
@@ -203,6 +220,7 @@ pub fn plan(cmd: ShardCmd, args: Vec<Bytes>, shards: usize, here: usize) -> Plan
                 None => Plan::single(here, command(args)),
             }
         }
+        Fanout::Together => crate::together::plan(cmd, args, shards, here, db),
         Fanout::SecondKey => match args.get(2) {
             Some(key) => Plan::single(shard_of_key(key, shards), command(args)),
             None => Plan::single(here, command(args)),
@@ -338,7 +356,7 @@ pub fn silent() -> Plan {
 }
 
 /// The distinct shards, in the ascending order holds are taken in.
-fn ascending(shards: &[usize]) -> Vec<usize> {
+pub(crate) fn ascending(shards: &[usize]) -> Vec<usize> {
     let mut v = shards.to_vec();
     v.sort_unstable();
     v.dedup();
@@ -536,6 +554,13 @@ pub fn finish(combine: Combine, parts: Vec<Option<ShardReply>>) -> Next {
             reply => Next::Reply(reply),
         },
         Combine::Rename(step) => rename_step(step, parts.into_iter().next().flatten()),
+        // Inside EXEC (a lone command ends in atomic.rs, a round trip
+        // sooner): the keys go back as one more step.
+        Combine::Together(t) => {
+            let now = crate::event_loop::unix_ms();
+            let (reply, put_back, _) = crate::together::run(*t, parts, now);
+            Next::Step(put_back, Combine::Ready(reply))
+        }
         // EXEC steps run in atomic.rs, with the connection at hand; here
         // there is none to run its connection commands on.
         Combine::Exec(state) => crate::multi::step(state, parts, &mut |_, _| {

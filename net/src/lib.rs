@@ -6,6 +6,8 @@
 //! - `requests`: parsing pipelines, dispatching commands, ordering replies;
 //! - `gather`: where a command runs and how parts from shards combine;
 //! - `atomic`: commands over several shards as one indivisible step;
+//! - `together`: multi-key commands run on a scratch shard when their keys
+//!   span shards;
 //! - `mesh`, `ops`, `shard_ops`: how shards ask each other for work;
 //! - `conn_cmd`, `client_cmd`, `config_cmd`, `command_cmd`, `info`: the
 //!   connection and server commands.
@@ -32,6 +34,7 @@ mod requests;
 mod server;
 mod shard_ops;
 mod signals;
+mod together;
 
 pub use config::{OutputLimit, ServerConfig};
 pub use config_cmd::parse_notify_flags;

@@ -107,7 +107,7 @@ impl EventLoop {
         client: u64,
         watched: impl IntoIterator<Item = (usize, Bytes)>,
     ) {
-        for (shard, keys) in self.watched_by_shard(watched) {
+        for (shard, keys) in self.keys_by_shard(watched) {
             if shard == self.id {
                 self.unwatch_keys(client, &keys);
             } else {
@@ -136,21 +136,6 @@ impl EventLoop {
             failed |= self.shard.signals.unwatch(*db, key.clone(), client, live);
         }
         failed
-    }
-
-    fn watched_by_shard(
-        &self,
-        keys: impl IntoIterator<Item = (usize, Bytes)>,
-    ) -> Vec<(usize, Vec<(usize, Bytes)>)> {
-        let shards = self.shard.count;
-        let mut per: Vec<Vec<(usize, Bytes)>> = vec![Vec::new(); shards];
-        for (db, key) in keys {
-            per[shard_of_key(&key, shards)].push((db, key));
-        }
-        per.into_iter()
-            .enumerate()
-            .filter(|(_, k)| !k.is_empty())
-            .collect()
     }
 }
 
@@ -251,7 +236,7 @@ fn exec(lp: &mut EventLoop, conn: &mut Conn, slot: u32) -> Plan {
         let Some(spec) = spec else { continue };
         match spec.id {
             CommandId::Shard(cmd) => {
-                let plan = plan(cmd, args, shards, lp.id);
+                let plan = plan(cmd, args, shards, lp.id, db);
                 for &s in plan.hold.iter().chain(plan.parts.iter().map(|(s, _)| s)) {
                     involved[s] = true;
                 }
@@ -270,7 +255,7 @@ fn exec(lp: &mut EventLoop, conn: &mut Conn, slot: u32) -> Plan {
     }
     let hold: Vec<usize> = (0..shards).filter(|&s| involved[s]).collect();
     let local = hold.iter().all(|&s| s == lp.id);
-    let mut by_shard = lp.watched_by_shard(watched);
+    let mut by_shard = lp.keys_by_shard(watched);
     if local {
         let failed = by_shard
             .pop()

@@ -15,6 +15,18 @@ pub enum ShardOp {
     TakeKey(Bytes),
     /// Stores an entry, replacing any value (the second half of a cross-shard RENAME).
     PutKey(Bytes, Entry),
+    /// Lends keys' entries out, to run a command over keys of several
+    /// shards in one place (see `together.rs`). Each key names
+    /// its database: COPY may write to another one. With `make_room` (a
+    /// command that may grow memory), the shard first evicts down to its
+    /// share of maxmemory, and takes nothing if it cannot.
+    TakeKeys {
+        keys: Vec<(usize, Bytes)>,
+        make_room: bool,
+    },
+    /// Ends the loans of TakeKeys: each key's entry as the command left it
+    /// (None: deleted), with what the command signalled about them.
+    PutBack(Box<crate::together::PutBack>),
     /// Counters for INFO.
     Stats,
     /// CLIENT LIST lines of the receiving shard's connections.
@@ -88,6 +100,8 @@ impl ShardOp {
 pub enum ShardReply {
     Reply(Reply),
     Entry(Option<Entry>),
+    /// Taken entries, in the order asked; None for "out of memory".
+    Entries(Option<Vec<Option<Entry>>>),
     Stats(Box<ShardStats>),
     Clients(String),
     Killed(usize),

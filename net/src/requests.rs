@@ -257,7 +257,7 @@ impl EventLoop {
                     conn.reply(reply);
                     return;
                 }
-                plan(cmd, args, shards, self.id)
+                plan(cmd, args, shards, self.id, conn.db)
             }
             CommandId::Conn(cmd) => crate::conn_cmd::run(self, conn, slot, cmd, args),
         };

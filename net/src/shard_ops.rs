@@ -53,6 +53,22 @@ impl EventLoop {
                 shard::cmd::keys::renamed_to(ctx, &key, list);
                 ShardReply::Reply(Reply::Ok)
             }
+            ShardOp::TakeKeys { keys, make_room } => {
+                // Redis's check before a command that may grow memory, here
+                // on each shard that holds some of its keys.
+                if make_room && !self.shard.in_exec && !self.shard.make_room(now) {
+                    return ShardReply::Entries(None);
+                }
+                ShardReply::Entries(Some(
+                    keys.iter()
+                        .map(|(db, key)| self.shard.db(*db).lend(key, now))
+                        .collect(),
+                ))
+            }
+            ShardOp::PutBack(back) => {
+                crate::together::put_back(&mut self.shard, *back, now);
+                ShardReply::Reply(Reply::Ok)
+            }
             ShardOp::Stats => ShardReply::Stats(Box::new(self.shard_stats())),
             ShardOp::ClientList => ShardReply::Clients(crate::client_cmd::list_lines(self)),
             ShardOp::ClientKill(filter) => {

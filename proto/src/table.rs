@@ -28,6 +28,8 @@ pub mod flags {
     pub const NO_MULTI: u32 = 1 << 10;
     pub const RANDOM: u32 = 1 << 11;
     pub const BLOCKING: u32 = 1 << 12;
+    /// Keys are not at fixed positions: a numkeys argument says how many follow.
+    pub const MOVABLEKEYS: u32 = 1 << 13;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -36,13 +38,14 @@ pub mod flags {
         (ADMIN, "admin"),
         (NOSCRIPT, "noscript"),
         (RANDOM, "random"),
+        (BLOCKING, "blocking"),
         (LOADING, "loading"),
         (STALE, "stale"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
-        (ALLOW_BUSY, "allow_busy"),
         (NO_MULTI, "no_multi"),
-        (BLOCKING, "blocking"),
+        (MOVABLEKEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
     ];
 }
 
@@ -92,6 +95,22 @@ impl CommandSpec {
         };
         let range = if first <= 0 { 0..0 } else { first..last + 1 };
         range.step_by(step as usize).map(|i| i as usize)
+    }
+
+    /// Positions of the key arguments of the call `args` (the name
+    /// included). A MOVABLEKEYS command of this table takes the number of
+    /// keys as its first argument, the keys right after it (SINTERCARD,
+    /// and later ZUNION, LMPOP...); None when that number is not a positive
+    /// integer within the arguments, a call the command itself rejects.
+    pub fn keys_of(&self, args: &[impl AsRef<[u8]>]) -> Option<Vec<usize>> {
+        if !self.has(flags::MOVABLEKEYS) {
+            return Some(self.key_positions(args.len()).collect());
+        }
+        let n = crate::parse_int(args.get(1)?.as_ref())?;
+        if n <= 0 || n > args.len() as i64 - 2 {
+            return None;
+        }
+        Some((2..2 + n as usize).collect())
     }
 
     /// ACL categories, derived as Redis derives them from flags and group.
@@ -225,7 +244,9 @@ command_table! {
         Scan "scan" -2 [READONLY] (0 0 0) generic "Iterates over the key names in the database.";
         Rename "rename" 3 [WRITE] (1 2 1) generic "Renames a key and overwrites the destination.";
         Renamenx "renamenx" 3 [WRITE FAST] (1 2 1) generic "Renames a key only when the target key name doesn't exist.";
+        Copy "copy" -3 [WRITE DENYOOM] (1 2 1) generic "Copy a key";
         Randomkey "randomkey" 1 [READONLY RANDOM] (0 0 0) generic "Returns a random key name from the database.";
+        Swapdb "swapdb" 3 [WRITE FAST] (0 0 0) server "Swaps two Redis databases";
         Object "object" -2 [READONLY] (2 2 1) generic "A container for object introspection commands.";
         Dbsize "dbsize" 1 [READONLY FAST] (0 0 0) server "Returns the number of keys in the database.";
         Flushdb "flushdb" -1 [WRITE] (0 0 0) server "Remove all keys from the current database.";
@@ -256,6 +277,14 @@ command_table! {
         Spop "spop" -2 [WRITE FAST] (1 1 1) set "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.";
         Srandmember "srandmember" -2 [READONLY] (1 1 1) set "Get one or multiple random members from a set";
         Sscan "sscan" -3 [READONLY] (1 1 1) set "Iterates over members of a set.";
+        Smove "smove" 4 [WRITE FAST] (1 2 1) set "Move a member from one set to another";
+        Sinter "sinter" -2 [READONLY] (1 -1 1) set "Intersect multiple sets";
+        Sintercard "sintercard" -3 [READONLY MOVABLEKEYS] (0 0 0) set "Intersect multiple sets and return the cardinality of the result";
+        Sinterstore "sinterstore" -3 [WRITE DENYOOM] (1 -1 1) set "Intersect multiple sets and store the resulting set in a key";
+        Sunion "sunion" -2 [READONLY] (1 -1 1) set "Add multiple sets";
+        Sunionstore "sunionstore" -3 [WRITE DENYOOM] (1 -1 1) set "Add multiple sets and store the resulting set in a key";
+        Sdiff "sdiff" -2 [READONLY] (1 -1 1) set "Subtract multiple sets";
+        Sdiffstore "sdiffstore" -3 [WRITE DENYOOM] (1 -1 1) set "Subtract multiple sets and store the resulting set in a key";
         // Sorted sets
         Zadd "zadd" -4 [WRITE DENYOOM FAST] (1 1 1) sorted_set "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.";
         Zincrby "zincrby" 4 [WRITE DENYOOM FAST] (1 1 1) sorted_set "Increments the score of a member in a sorted set.";
@@ -291,6 +320,10 @@ command_table! {
         Blpop "blpop" -3 [WRITE BLOCKING] (1 -2 1) list "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.";
         Brpop "brpop" -3 [WRITE BLOCKING] (1 -2 1) list "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.";
         Linsert "linsert" 5 [WRITE DENYOOM] (1 1 1) list "Insert an element before or after another element in a list";
+        Lmove "lmove" 5 [WRITE DENYOOM] (1 2 1) list "Pop an element from a list, push it to another list and return it";
+        Rpoplpush "rpoplpush" 3 [WRITE DENYOOM] (1 2 1) list "Remove the last element in a list, prepend it to another list and return it";
+        Blmove "blmove" 6 [WRITE DENYOOM NOSCRIPT BLOCKING] (1 2 1) list "Pop an element from a list, push it to another list and return it; or block until one is available";
+        Brpoplpush "brpoplpush" 4 [WRITE DENYOOM NOSCRIPT BLOCKING] (1 2 1) list "Pop an element from a list, push it to another list and return it; or block until one is available";
     }
     conn {
         Ping "ping" -1 [FAST] connection "Returns the server's liveliness response.";
@@ -367,6 +400,26 @@ mod tests {
         let rename = ShardCmd::Rename.spec();
         assert_eq!(rename.key_positions(3).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(ShardCmd::Keys.spec().key_positions(2).count(), 0);
+    }
+
+    #[test]
+    fn movable_keys_follow_their_count() {
+        let spec = ShardCmd::Sintercard.spec();
+        assert_eq!(spec.key_positions(5).count(), 0, "COMMAND INFO shows 0 0 0");
+        let call = |a: &[&str]| spec.keys_of(&a.iter().map(|s| s.as_bytes()).collect::<Vec<_>>());
+        assert_eq!(
+            call(&["sintercard", "2", "a", "b", "limit", "1"]),
+            Some(vec![2, 3])
+        );
+        assert_eq!(call(&["sintercard", "1", "a"]), Some(vec![2]));
+        for bad in ["0", "-1", "3", "x"] {
+            assert_eq!(call(&["sintercard", bad, "a", "b"]), None, "{bad}");
+        }
+        let mset = ShardCmd::Mset.spec();
+        assert_eq!(
+            mset.keys_of(&["mset", "a", "1", "b", "2"]),
+            Some(vec![1, 3])
+        );
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! The match has no catch-all arm: a command declared in the table without
 //! an executor does not compile.
 
-use crate::cmd::{blocking, hashes, keys, lists, object, sets, strings, zsets};
+use crate::cmd::{
+    blocking, copy, hashes, keys, listmove, lists, object, setops, sets, strings, swapdb, zsets,
+};
 use crate::keyspace::Db;
 use crate::shard::Shard;
 use bytes::Bytes;
@@ -84,7 +86,9 @@ fn dispatch(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
         Scan => keys::scan(ctx, args),
         Rename => keys::rename(ctx, args),
         Renamenx => keys::renamenx(ctx, args),
+        Copy => copy::copy(ctx, args),
         Randomkey => keys::randomkey(ctx, args),
+        Swapdb => swapdb::swapdb(ctx, args),
         Object => object::object(ctx, args),
         Dbsize => keys::dbsize(ctx, args),
         Flushdb => keys::flushdb(ctx, args),
@@ -113,6 +117,14 @@ fn dispatch(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
         Spop => sets::spop(ctx, args),
         Srandmember => sets::srandmember(ctx, args),
         Sscan => sets::sscan(ctx, args),
+        Smove => setops::smove(ctx, args),
+        Sinter => setops::sinter(ctx, args),
+        Sintercard => setops::sintercard(ctx, args),
+        Sinterstore => setops::sinterstore(ctx, args),
+        Sunion => setops::sunion(ctx, args),
+        Sunionstore => setops::sunionstore(ctx, args),
+        Sdiff => setops::sdiff(ctx, args),
+        Sdiffstore => setops::sdiffstore(ctx, args),
         Zadd => zsets::zadd(ctx, args),
         Zincrby => zsets::zincrby(ctx, args),
         Zrem => zsets::zrem(ctx, args),
@@ -144,6 +156,10 @@ fn dispatch(ctx: &mut Ctx, cmd: ShardCmd, args: &[Bytes]) -> Reply {
         Ltrim => lists::ltrim(ctx, args),
         Lpos => lists::lpos(ctx, args),
         Linsert => lists::linsert(ctx, args),
+        Lmove => listmove::lmove(ctx, args),
+        Rpoplpush => listmove::rpoplpush(ctx, args),
+        Blmove => listmove::blmove(ctx, args),
+        Brpoplpush => listmove::brpoplpush(ctx, args),
         Blpop => blocking::blpop(ctx, args),
         Brpop => blocking::brpop(ctx, args),
     }

@@ -529,6 +529,58 @@ impl Db {
         }
     }
 
+    /// Lends a live key's entry to a command that runs elsewhere (a
+    /// multi-key command over several shards runs on a scratch shard while
+    /// this one is held). The lookup counts as the command's access; the
+    /// node stays, with its access stamp and eviction segment, holding an
+    /// empty value without TTL until [`Db::give_back`]. None if the key is
+    /// missing or expired (then removed, as any lookup does).
+    pub fn lend(&mut self, key: &[u8], now: u64) -> Option<Entry> {
+        self.settle_key(key);
+        let i = self.index(key);
+        let node = self.find(key, now, Count::No)?;
+        let placeholder = Entry {
+            value: Value::Str(Box::default()),
+            expire_at: 0,
+        };
+        let lent = std::mem::replace(&mut node.entry, placeholder);
+        self.used = self.used.saturating_sub(value_bytes(&lent));
+        self.forget_ttl(i, &lent);
+        Some(lent)
+    }
+
+    /// Ends a loan (or stores what a command made of a key it found
+    /// missing): the entry goes back into its node, or the node goes if the
+    /// command deleted the key.
+    pub fn give_back(&mut self, key: &[u8], entry: Option<Entry>, now: u64) {
+        let i = self.index(key);
+        let hash = self.hash(key);
+        let Ok(o) = self.tables[i].find_entry(hash, |n| *n.key == *key) else {
+            if let Some(entry) = entry {
+                self.insert(key, entry, now);
+            }
+            return;
+        };
+        match entry {
+            Some(entry) => {
+                let (bytes, ttl) = (value_bytes(&entry), entry.expire_at != 0);
+                o.into_mut().entry = entry;
+                self.used += bytes;
+                if ttl {
+                    self.volatile[i] += 1;
+                    self.volatile_len += 1;
+                }
+            }
+            None => {
+                let (old, _) = o.remove();
+                self.uncharge(&old);
+                self.release_if_empty(i);
+                // The placeholder has no TTL to forget.
+                self.len -= 1;
+            }
+        }
+    }
+
     /// Gives an emptied slot table's buckets back: tables never shrink on
     /// their own, and eviction must be able to free what keys made grow.
     fn release_if_empty(&mut self, i: usize) {
@@ -727,6 +779,40 @@ mod tests {
             value: Value::Str(data.into()),
             expire_at: at,
         }
+    }
+
+    #[test]
+    fn a_lent_key_comes_back_with_its_node_and_charges() {
+        let mut db = db();
+        let empty = db.used_memory();
+        db.insert(b"k", with_ttl(b"value", 1_000), 0);
+        db.insert(b"other", with_ttl(b"v", 0), 0);
+        let (used, stamp) = (db.used_memory(), db.peek(b"k", 10).unwrap().key.stamp());
+        let lent = db.lend(b"k", 10).expect("live");
+        assert_eq!((db.len(), db.volatile_len()), (2, 0), "the node stays");
+        db.give_back(b"k", Some(lent.clone()), 10);
+        assert_eq!(db.used_memory(), used);
+        assert_eq!((db.len(), db.volatile_len()), (2, 1));
+        assert_eq!(db.peek(b"k", 10).map(|n| &n.entry), Some(&lent));
+        assert_eq!(
+            segment_of(db.peek(b"k", 10).unwrap().key.stamp()),
+            segment_of(stamp),
+            "the eviction segment is kept"
+        );
+        // A key the command deleted goes; one it created arrives.
+        db.lend(b"k", 10);
+        db.give_back(b"k", None, 10);
+        db.give_back(b"new", Some(with_ttl(b"n", 0)), 10);
+        assert_eq!((db.len(), db.volatile_len()), (2, 0));
+        db.remove(b"new", 10);
+        db.remove(b"other", 10);
+        assert_eq!(db.used_memory(), empty);
+        // Expired keys are not lent: they go, as on any lookup.
+        db.insert(b"e", with_ttl(b"v", 50), 0);
+        assert!(db.lend(b"e", 60).is_none());
+        assert_eq!((db.len(), db.stats.expired), (0, 1));
+        db.give_back(b"e", None, 60);
+        assert_eq!(db.len(), 0);
     }
 
     #[test]

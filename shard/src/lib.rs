@@ -31,5 +31,5 @@ pub mod value;
 
 pub use exec::{execute, Ctx};
 pub use shard::{shard_of_key, shard_of_slot, slot_range, Shard, DATABASES};
-pub use signals::{class, Event, Signals};
+pub use signals::{class, Event, Relay, Signals};
 pub use value::{Entry, Value};

@@ -199,6 +199,12 @@ impl Shard {
         self.dbs.iter_mut().filter_map(|d| d.as_deref_mut())
     }
 
+    /// Exchanges the contents of two databases (SWAPDB). What clients
+    /// watch or wait on stays with the database index, as in Redis.
+    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+    }
+
     pub fn next_random(&mut self) -> u64 {
         let mut x = self.rng;
         x ^= x << 13;

@@ -70,6 +70,17 @@ pub struct Signals {
     pub blocking: HashMap<(usize, Bytes), u32>,
     /// Blocked-on keys that received data since the last drain.
     pub ready: Vec<(usize, Bytes)>,
+    /// Set on a scratch shard that runs one command for keys other shards
+    /// own (the net crate's cross-shard path): every modification and
+    /// readiness is listed, watched or not, for the owners to replay.
+    pub relay: Option<Relay>,
+}
+
+/// What a scratch shard's command signalled besides its events.
+#[derive(Default, Debug)]
+pub struct Relay {
+    pub modified: Vec<(usize, Bytes)>,
+    pub ready: Vec<(usize, Bytes)>,
 }
 
 impl Signals {
@@ -93,6 +104,9 @@ impl Signals {
     /// A key changed: every WATCH on it fails its EXEC.
     pub fn modified(&mut self, db: usize, key: &[u8]) {
         if self.watched.is_empty() {
+            if let Some(relay) = &mut self.relay {
+                relay.modified.push((db, Bytes::copy_from_slice(key)));
+            }
             return;
         }
         // Bytes lookups need an owned key; only paid while someone watches.
@@ -104,6 +118,9 @@ impl Signals {
     /// A key that may have blocked clients received data (a list push).
     pub fn key_ready(&mut self, db: usize, key: &[u8]) {
         if self.blocking.is_empty() {
+            if let Some(relay) = &mut self.relay {
+                relay.ready.push((db, Bytes::copy_from_slice(key)));
+            }
             return;
         }
         let key = (db, Bytes::copy_from_slice(key));

@@ -24,6 +24,15 @@ pub const STOP_DEADLINE: Duration = Duration::from_secs(5);
 
 const START_ATTEMPTS: usize = 5;
 
+/// A Rust `redis` crate connection to a server on `port`, with the
+/// harness's I/O timeout.
+pub fn redis_client(port: u16) -> redis::Connection {
+    let c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client");
+    let c = c.get_connection().expect("connect");
+    c.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+    c
+}
+
 /// A port that was free a moment ago. The binary does not report the port it
 /// bound when given port 0, so the tests choose one and retry on collision.
 pub fn free_port() -> u16 {

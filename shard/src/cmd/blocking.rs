@@ -9,7 +9,7 @@ use crate::exec::Ctx;
 use crate::signals::class;
 use crate::value::ListValue;
 use bytes::Bytes;
-use proto::Reply;
+use proto::{Reply, ShardCmd};
 
 /// A blocking command's timeout in milliseconds (0: wait forever), parsed
 /// like Redis's `getTimeoutFromObjectOrReply`: seconds, fractions allowed.
@@ -32,6 +32,16 @@ pub fn timeout_ms(arg: &[u8]) -> Result<u64, Reply> {
         return Err(Reply::error("ERR timeout is out of range"));
     }
     Ok(ms)
+}
+
+/// A blocking call's timeout, after the checks Redis makes before it
+/// (BLMOVE's directions), so that a call with several faults gets Redis's
+/// error before the client is made to wait.
+pub fn checked_timeout(cmd: ShardCmd, args: &[Bytes]) -> Result<u64, Reply> {
+    if cmd == ShardCmd::Blmove {
+        crate::cmd::listmove::directions(args)?;
+    }
+    timeout_ms(&args[args.len() - 1])
 }
 
 /// `BLPOP key [key ...] timeout`, never blocking.

@@ -187,3 +187,40 @@ fn a_read_that_finds_a_key_expired_reports_it() {
     let got: Vec<&str> = s.signals.events.iter().map(|e| e.event).collect();
     assert_eq!(got, ["expired"]);
 }
+
+#[test]
+fn multi_key_sets_lists_and_copy() {
+    let s = &mut shard();
+    events(s, &["sadd", "s", "a", "b"]);
+    assert_eq!(
+        events(s, &["smove", "s", "t", "a"]),
+        ["srem s", "new t", "sadd t"]
+    );
+    assert_eq!(
+        events(s, &["smove", "s", "t", "b"]),
+        ["srem s", "del s", "sadd t"]
+    );
+    events(s, &["sadd", "u", "1"]);
+    assert_eq!(
+        events(s, &["sinterstore", "d", "t", "u"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        events(s, &["sunionstore", "d", "t", "u"]),
+        ["new d", "sunionstore d"]
+    );
+    assert_eq!(events(s, &["sunionstore", "d", "t"]), ["sunionstore d"]);
+    assert_eq!(events(s, &["sinterstore", "d", "t", "x"]), ["del d"]);
+    assert_eq!(events(s, &["sinter", "t", "u"]), Vec::<String>::new());
+    events(s, &["rpush", "l", "1"]);
+    assert_eq!(
+        events(s, &["lmove", "l", "m", "left", "right"]),
+        ["new m", "rpush m", "lpop l", "del l"]
+    );
+    assert_eq!(events(s, &["copy", "m", "n"]), ["new n", "copy_to n"]);
+    assert_eq!(
+        events(s, &["copy", "m", "n", "replace"]),
+        ["new n", "copy_to n"]
+    );
+    assert_eq!(events(s, &["swapdb", "0", "3"]), Vec::<String>::new());
+}
