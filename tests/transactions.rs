@@ -208,3 +208,32 @@ fn watching_a_hundred_thousand_keys_is_answered() {
         .expect("no watched key changed: the transaction runs");
     assert_eq!(v, 1);
 }
+
+#[test]
+fn a_transaction_queue_counts_against_the_query_buffer_limit() {
+    let server = common::tokenginx_with(
+        common::Options::shards(2).env("TOKENGINX_LIMITS_CLIENT_QUERY_BUFFER_LIMIT", "1mb"),
+    );
+    let mut c = server.connect();
+    assert_eq!(c.cmd(&["MULTI"]), b"+OK\r\n");
+    let value = "v".repeat(10_000);
+    let mut queued = 0;
+    // 10 kB per command: the queue passes 1 MB after about a hundred.
+    for i in 0..200 {
+        c.send(&common::encode(&["SET", &format!("big:{i}"), &value]));
+        match c.try_reply() {
+            Ok(reply) => {
+                assert_eq!(reply, b"+QUEUED\r\n");
+                queued += 1;
+            }
+            Err(_) => break,
+        }
+    }
+    assert!(
+        (90..110).contains(&queued),
+        "closed after {queued} queued commands"
+    );
+    let mut other = server.connect();
+    assert_eq!(other.cmd(&["EXISTS", "big:0"]), b":0\r\n", "nothing ran");
+    assert_eq!(other.cmd(&["PING"]), b"+PONG\r\n");
+}

@@ -257,8 +257,9 @@ pub fn line(conn: &Conn, now: u64) -> String {
         flags.push('N');
     }
     let multi = conn.multi.as_ref().map_or(-1, |m| m.queued.len() as i64);
+    let multi_mem = conn.multi.as_ref().map_or(0, |m| m.bytes);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub={} multi={multi} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub={} multi={multi} qbuf={} qbuf-free={} argv-mem=0 multi-mem={multi_mem} rbs={} rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         conn.id,
         conn.addr,
         conn.laddr,

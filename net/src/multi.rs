@@ -31,6 +31,8 @@ pub struct Multi {
     pub queued: Vec<ParsedRequest>,
     /// A command was refused while queueing: EXEC answers EXECABORT.
     pub aborted: bool,
+    /// Bytes the queued commands hold (CLIENT LIST's multi-mem).
+    pub bytes: usize,
 }
 
 /// An EXEC in progress over several shards, carried from step to step.
@@ -89,6 +91,19 @@ impl EventLoop {
         if spec.has(proto::table::flags::NO_MULTI) {
             multi.aborted = true;
             conn.reply(Reply::error(NOT_IN_MULTI));
+            return None;
+        }
+        // Redis bounds a transaction only by memory; here the queue counts
+        // against the query buffer limit, so one client cannot take the
+        // whole machine: past it the client is closed, as for its input.
+        multi.bytes += request.args.iter().map(|a| a.len() + 16).sum::<usize>();
+        if multi.bytes > self.shared.config.query_buffer_limit {
+            tracing::warn!(
+                client = conn.id,
+                "closing client whose transaction reached max query buffer length"
+            );
+            conn.multi = None;
+            conn.close_after_flush = true;
             return None;
         }
         multi.queued.push(request);
