@@ -219,11 +219,7 @@ impl Db {
             }
             Ok(o) => {
                 let node = &mut **o.into_mut();
-                let mut seg = segment_of(node.key.stamp());
-                if let Some(l) = lfu {
-                    seg = l.on_access(hash, seg);
-                }
-                node.key.set_stamp(stamp(now, seg));
+                touch(node, lfu, hash, now);
                 match count {
                     Count::Read => stats.hits += 1,
                     Count::Write => dirty.push((Key::new(key), value_bytes(&node.entry))),
@@ -392,6 +388,34 @@ impl Db {
         }
     }
 
+    /// Adds a node for `key`, known to be absent from slot table `i`
+    /// (whose capacity was `capacity` before), and charges it.
+    #[inline]
+    fn add_node(
+        &mut self,
+        i: usize,
+        hash: u64,
+        key: &[u8],
+        entry: Entry,
+        capacity: usize,
+        now: u64,
+    ) {
+        let mut key_box = Key::new(key);
+        key_box.set_stamp(self.new_stamp(hash, key, now));
+        let node = Box::new(Node {
+            key: key_box,
+            entry,
+        });
+        self.used += node_bytes(&node);
+        let hasher = &self.hasher;
+        self.tables[i].insert_unique(hash, node, |n| hasher.hash_one(&*n.key));
+        self.len += 1;
+        self.charge_growth(i, capacity);
+        if self.lfu.is_some() {
+            self.lfu_maintain(now);
+        }
+    }
+
     /// Stores `entry` under `key`, replacing and returning any live value.
     pub fn insert(&mut self, key: &[u8], entry: Entry, now: u64) -> Option<Entry> {
         self.settle_key(key);
@@ -408,11 +432,7 @@ impl Db {
                 let added = value_bytes(&entry);
                 let node = &mut **o.get_mut();
                 let old = std::mem::replace(&mut node.entry, entry);
-                let mut seg = segment_of(node.key.stamp());
-                if let Some(l) = &mut self.lfu {
-                    seg = l.on_access(hash, seg);
-                }
-                node.key.set_stamp(stamp(now, seg));
+                touch(node, &mut self.lfu, hash, now);
                 self.used = (self.used + added).saturating_sub(value_bytes(&old));
                 self.forget_ttl(i, &old);
                 if old.is_expired(now) {
@@ -423,20 +443,7 @@ impl Db {
                 }
             }
             Slot::Vacant(_) => {
-                let mut key_box = Key::new(key);
-                key_box.set_stamp(self.new_stamp(hash, key, now));
-                let node = Box::new(Node {
-                    key: key_box,
-                    entry,
-                });
-                self.used += node_bytes(&node);
-                let hasher = &self.hasher;
-                self.tables[i].insert_unique(hash, node, |n| hasher.hash_one(&*n.key));
-                self.len += 1;
-                self.charge_growth(i, capacity);
-                if self.lfu.is_some() {
-                    self.lfu_maintain(now);
-                }
+                self.add_node(i, hash, key, entry, capacity, now);
                 None
             }
         }
@@ -459,11 +466,7 @@ impl Db {
         match self.tables[i].entry(hash, |n| *n.key == *key, |n| hasher.hash_one(&*n.key)) {
             Slot::Occupied(mut o) => {
                 let node = &mut **o.get_mut();
-                let mut seg = segment_of(node.key.stamp());
-                if let Some(l) = &mut self.lfu {
-                    seg = l.on_access(hash, seg);
-                }
-                node.key.set_stamp(stamp(now, seg));
+                touch(node, &mut self.lfu, hash, now);
                 let entry = &mut node.entry;
                 let (old_expire, expired) = (entry.expire_at, entry.is_expired(now));
                 match &mut entry.value {
@@ -486,23 +489,11 @@ impl Db {
                 expired
             }
             Slot::Vacant(_) => {
-                let mut key_box = Key::new(key);
-                key_box.set_stamp(self.new_stamp(hash, key, now));
-                let node = Box::new(Node {
-                    key: key_box,
-                    entry: Entry {
-                        value: Value::Str(value.into()),
-                        expire_at,
-                    },
-                });
-                self.used += node_bytes(&node);
-                let hasher = &self.hasher;
-                self.tables[i].insert_unique(hash, node, |n| hasher.hash_one(&*n.key));
-                self.len += 1;
-                self.charge_growth(i, capacity);
-                if self.lfu.is_some() {
-                    self.lfu_maintain(now);
-                }
+                let entry = Entry {
+                    value: Value::Str(value.into()),
+                    expire_at,
+                };
+                self.add_node(i, hash, key, entry, capacity, now);
                 true
             }
         }
@@ -764,6 +755,17 @@ pub fn string_entry(data: &[u8]) -> Entry {
         value: Value::Str(data.into()),
         expire_at: 0,
     }
+}
+
+/// Records an access to a node: its time stamp, and under an LFU policy
+/// its frequency (which may move it between segments).
+#[inline]
+fn touch(node: &mut Node, lfu: &mut Option<Box<TinyLfu>>, hash: u64, now: u64) {
+    let mut seg = segment_of(node.key.stamp());
+    if let Some(l) = lfu {
+        seg = l.on_access(hash, seg);
+    }
+    node.key.set_stamp(stamp(now, seg));
 }
 
 #[cfg(test)]

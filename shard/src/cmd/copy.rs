@@ -87,11 +87,6 @@ mod tests {
 
     const T0: u64 = 1_700_000_000_000;
 
-    fn run_db(s: &mut Shard, db: usize, args: &[&str]) -> Reply {
-        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        run_in(s, db, T0, &args)
-    }
-
     #[test]
     fn copies_value_and_ttl_independently() {
         let mut s = Shard::new(0, 1);
@@ -116,7 +111,7 @@ mod tests {
         s.signals.events.clear();
         assert_eq!(run(&mut s, T0, &["copy", "l", "l", "db", "3"]), int(1));
         assert_eq!(
-            run_db(&mut s, 3, &["lrange", "l", "0", "-1"]),
+            run_db(&mut s, 3, T0, &["lrange", "l", "0", "-1"]),
             Reply::Array(vec![bulk("x")])
         );
         assert_eq!(
@@ -124,7 +119,10 @@ mod tests {
             (3, "copy_to")
         );
         assert_eq!(run(&mut s, T0, &["copy", "l", "l", "DB", "3"]), int(0));
-        assert_eq!(run_db(&mut s, 3, &["copy", "l", "m", "db", "3"]), int(1));
+        assert_eq!(
+            run_db(&mut s, 3, T0, &["copy", "l", "m", "db", "3"]),
+            int(1)
+        );
     }
 
     #[test]

@@ -79,16 +79,11 @@ mod tests {
 
     const T0: u64 = 1_700_000_000_000;
 
-    fn run_db(s: &mut Shard, db: usize, args: &[&str]) -> Reply {
-        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        run_in(s, db, T0, &args)
-    }
-
     #[test]
     fn swaps_contents_and_touches_watches_and_waiters() {
         let mut s = Shard::new(0, 1);
         run(&mut s, T0, &["set", "k", "zero"]);
-        run_db(&mut s, 5, &["rpush", "q", "x"]);
+        run_db(&mut s, 5, T0, &["rpush", "q", "x"]);
         s.signals.watch(0, Bytes::from_static(b"k"), 1, true);
         s.signals.watch(0, Bytes::from_static(b"nothing"), 1, false);
         let dirty = |s: &Shard, key: &'static [u8]| {
@@ -96,7 +91,7 @@ mod tests {
         };
         s.signals.blocking.insert((0, Bytes::from_static(b"q")), 1);
         assert_eq!(run(&mut s, T0, &["swapdb", "0", "5"]), Reply::Ok);
-        assert_eq!(run_db(&mut s, 5, &["get", "k"]), bulk("zero"));
+        assert_eq!(run_db(&mut s, 5, T0, &["get", "k"]), bulk("zero"));
         assert_eq!(run(&mut s, T0, &["get", "k"]), Reply::Nil);
         assert_eq!(run(&mut s, T0, &["llen", "q"]), int(1));
         assert!(
@@ -106,7 +101,7 @@ mod tests {
         assert!(!dirty(&s, b"nothing"));
         assert_eq!(s.signals.ready, [(0, Bytes::from_static(b"q"))]);
         assert_eq!(run(&mut s, T0, &["swapdb", "5", "5"]), Reply::Ok);
-        assert_eq!(run_db(&mut s, 5, &["get", "k"]), bulk("zero"));
+        assert_eq!(run_db(&mut s, 5, T0, &["get", "k"]), bulk("zero"));
     }
 
     #[test]

@@ -19,10 +19,15 @@ pub fn run_in(shard: &mut Shard, db: usize, now: u64, args: &[&[u8]]) -> Reply {
     execute(&mut Ctx { shard, db, now }, cmd, &args)
 }
 
+/// Runs one command in database `db`, arguments as text.
+pub fn run_db(shard: &mut Shard, db: usize, now: u64, args: &[&str]) -> Reply {
+    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    run_in(shard, db, now, &args)
+}
+
 /// Runs one command in database 0.
 pub fn run(shard: &mut Shard, now: u64, args: &[&str]) -> Reply {
-    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    run_in(shard, 0, now, &args)
+    run_db(shard, 0, now, args)
 }
 
 pub fn bulk(s: &str) -> Reply {
