@@ -304,9 +304,9 @@ done
 cp "$RECORDS" bench/results.jsonl
 python3 scripts/bench_report.py --quick "$QUICK" bench/results.jsonl "$OUT"
 
-# Eviction hit ratios: in process and deterministic, so no server and no
-# pinning; same figures on every run. Alone: cargo run --release -p bench
-# --bin tgx-evict-sim
+# Eviction hit ratios: in process with a fixed trace, so no server and no
+# pinning (figures move by hundredths of a point: the keyspace's hasher is
+# seeded per process). Alone: cargo run --release -p bench --bin tgx-evict-sim
 log "eviction policies on Zipf and scan traces"
 printf '\n' >>"$OUT"
 target/release/tgx-evict-sim --markdown >>"$OUT"

@@ -288,3 +288,49 @@ fn cross_shard_commands_that_may_grow_memory_are_refused_whole() {
     assert_eq!(c.cmd(&["SMOVE", "{a}s", "{b}s", "m"]), b":1\r\n");
     assert_eq!(c.cmd(&["SCARD", "{b}s"]), b":3\r\n");
 }
+
+#[test]
+fn a_transaction_sent_whole_to_a_full_shard_is_refused_there() {
+    let server = tokenginx(2);
+    let mut admin = server.connect();
+    assert_eq!(
+        admin.cmd(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        admin.cmd(&["CONFIG", "SET", "maxmemory", "4mb"]),
+        b"+OK\r\n"
+    );
+    // Fill the shard owning {t} past its share; the other stays empty.
+    let value = "v".repeat(1000);
+    let filled =
+        (0..20_000).any(|i| set(&mut admin, &format!("{{t}}fill:{i}"), &value, None) == OOM);
+    assert!(filled, "the {{t}} shard never filled");
+    // From either core (sixteen connections reach both), a transaction of
+    // {t} writes is refused whole. A connection on the full shard is refused
+    // while queueing already, as Redis refuses commands inside MULTI when
+    // over the limit; one on the other core has it refused by the full shard.
+    let mut queued = 0;
+    for i in 0..16 {
+        let mut c = server.connect();
+        let key = format!("{{t}}new:{i}");
+        assert_eq!(c.cmd(&["MULTI"]), b"+OK\r\n");
+        let reply = c.cmd(&["SET", &key, "x"]);
+        let exec = c.cmd(&["EXEC"]);
+        if reply == OOM {
+            assert_eq!(
+                exec,
+                b"-EXECABORT Transaction discarded because of previous errors.\r\n".to_vec()
+            );
+        } else {
+            assert_eq!(reply, b"+QUEUED\r\n");
+            queued += 1;
+            assert_eq!(
+                exec,
+                b"-EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.\r\n".to_vec()
+            );
+        }
+        assert_eq!(c.cmd(&["EXISTS", &key]), b":0\r\n");
+    }
+    assert!(queued > 0, "no connection landed on the other core");
+}

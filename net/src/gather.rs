@@ -120,6 +120,8 @@ pub enum Combine {
     /// Keys taken from their shards for a command to run on a scratch
     /// shard; handled by the coordinator itself (`together.rs`).
     Together(Box<crate::together::Together>),
+    /// A transaction run in one batch on one other shard (multi.rs).
+    ExecBatch,
     /// A transaction's EXEC, from command to command (multi.rs).
     Exec(Box<crate::multi::ExecState>),
     /// INFO over every shard's counters.
@@ -563,6 +565,13 @@ pub fn finish(combine: Combine, parts: Vec<Option<ShardReply>>) -> Next {
         }
         // EXEC steps run in atomic.rs, with the connection at hand; here
         // there is none to run its connection commands on.
+        Combine::ExecBatch => match parts.into_iter().next().flatten() {
+            Some(ShardReply::Batch(None)) => Next::Reply(Reply::NilArray),
+            Some(ShardReply::Batch(Some(replies))) => Next::Reply(Reply::Array(
+                replies.into_iter().map(|r| reply_of(Some(r))).collect(),
+            )),
+            other => Next::Reply(reply_of(other)),
+        },
         Combine::Exec(state) => crate::multi::step(state, parts, &mut |_, _| {
             done(Reply::error("ERR internal error: no connection"))
         }),

@@ -271,6 +271,14 @@ fn exec(lp: &mut EventLoop, conn: &mut Conn, slot: u32) -> Plan {
     let hold: Vec<usize> = (0..shards).filter(|&s| involved[s]).collect();
     let local = hold.iter().all(|&s| s == lp.id);
     let mut by_shard = lp.keys_by_shard(watched);
+    if let [owner] = hold[..] {
+        if owner != lp.id {
+            match batch(owner, items, by_shard, conn.id, grows) {
+                Ok(plan) => return plan,
+                Err(back) => (items, by_shard) = back,
+            }
+        }
+    }
     if local {
         let failed = by_shard
             .pop()
@@ -336,6 +344,47 @@ fn exec(lp: &mut EventLoop, conn: &mut Conn, slot: u32) -> Plan {
         barrier: true,
         hold,
     }
+}
+
+type Watches = Vec<(usize, Vec<(usize, Bytes)>)>;
+
+/// A transaction whose every command runs whole on one other shard `owner`
+/// (which also owns every watched key) goes there as one operation: one
+/// round trip instead of a hold and a step per command. Gives the items
+/// back when one of them is anything else.
+fn batch(
+    owner: usize,
+    items: VecDeque<Item>,
+    watched: Watches,
+    client: u64,
+    grows: bool,
+) -> Result<Plan, (VecDeque<Item>, Watches)> {
+    let single = |item: &Item| match item {
+        Item::Data(_, p) => {
+            matches!(p.combine, Combine::Single)
+                && matches!(p.parts[..], [(s, _)] if s == owner)
+                && p.hold.iter().all(|&s| s == owner)
+        }
+        Item::Conn(..) => false,
+    };
+    if !items.iter().all(single) || watched.iter().any(|(s, _)| *s != owner) {
+        return Err((items, watched));
+    }
+    let ops = items
+        .into_iter()
+        .filter_map(|item| match item {
+            Item::Data(db, plan) => plan.parts.into_iter().next().map(|(_, op)| (db, op)),
+            Item::Conn(..) => None,
+        })
+        .collect();
+    let watch = watched.into_iter().next().map(|(_, keys)| (client, keys));
+    let op = ShardOp::ExecBatch { watch, ops, grows };
+    Ok(Plan {
+        parts: vec![(owner, op)],
+        combine: Combine::ExecBatch,
+        barrier: true,
+        hold: Vec::new(),
+    })
 }
 
 /// Whether a connection command queued in a transaction reaches other

@@ -74,6 +74,15 @@ pub enum ShardOp {
     /// A key the client (on the receiving shard) waits on may have data.
     /// No reply is sent.
     WakeBlocked { slot: u32, generation: u32 },
+    /// A whole transaction whose keys (and watches) all live on the
+    /// receiving shard: its watches checked, then every command run in
+    /// order, in one go, which is atomic on one shard without any hold.
+    ExecBatch {
+        watch: Option<(u64, Vec<(usize, Bytes)>)>,
+        ops: Vec<(usize, ShardOp)>,
+        /// A command may grow memory: the owner checks maxmemory first.
+        grows: bool,
+    },
     /// Ends a client's watches; with `check`, replies 1 if one of them
     /// failed (EXEC), else sends no reply (UNWATCH, DISCARD, disconnect).
     Unwatch {
@@ -99,6 +108,8 @@ impl ShardOp {
 
 pub enum ShardReply {
     Reply(Reply),
+    /// A batched EXEC's replies, in order; None when a watch failed.
+    Batch(Option<Vec<ShardReply>>),
     Entry(Option<Entry>),
     /// Taken entries, in the order asked; None for "out of memory".
     Entries(Option<Vec<Option<Entry>>>),

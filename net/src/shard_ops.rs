@@ -69,6 +69,31 @@ impl EventLoop {
                 crate::together::put_back(&mut self.shard, *back, now);
                 ShardReply::Reply(Reply::Ok)
             }
+            ShardOp::ExecBatch { watch, ops, grows } => {
+                if let Some((client, keys)) = watch {
+                    if self.unwatch_keys(client, &keys) {
+                        return ShardReply::Batch(None);
+                    }
+                }
+                // As Redis refuses such an EXEC whole, judged by the shard
+                // that holds the data.
+                if grows && !self.shard.make_room(now) {
+                    return ShardReply::Reply(Reply::error(format!(
+                        "EXECABORT Transaction discarded because of: {}",
+                        proto::errors::OOM
+                    )));
+                }
+                // Memory was checked for the EXEC as a whole, as in Redis.
+                self.shard.in_exec = true;
+                let mut replies = Vec::with_capacity(ops.len());
+                for (db, op) in ops {
+                    replies.push(self.run_op(db, op));
+                    // Each command's events go out before the next one runs.
+                    self.publish_signals(None);
+                }
+                self.shard.in_exec = false;
+                ShardReply::Batch(Some(replies))
+            }
             ShardOp::Stats => ShardReply::Stats(Box::new(self.shard_stats())),
             ShardOp::ClientList => ShardReply::Clients(crate::client_cmd::list_lines(self)),
             ShardOp::ClientKill(filter) => {

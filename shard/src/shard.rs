@@ -30,6 +30,9 @@ pub fn shard_of_key(key: &[u8], count: usize) -> usize {
     shard_of_slot(proto::slot::key_slot(key), count)
 }
 
+/// Evictions one write (or one tick) may do before going ahead.
+const MAX_EVICTIONS_PER_CALL: usize = 10_000;
+
 pub struct Shard {
     pub id: usize,
     pub count: usize,
@@ -100,10 +103,18 @@ impl Shard {
     }
 
     fn evict_to_limit(&mut self, now: u64) -> bool {
+        let mut evicted = 0;
         while self.used_memory() > self.maxmemory {
             if self.policy == Policy::NoEviction {
                 return false;
             }
+            // Like Redis's eviction time limit: a lowered maxmemory or one
+            // huge write must not stall the shard for all its keys at once.
+            // The command goes ahead; later writes and the tick go on.
+            if evicted == MAX_EVICTIONS_PER_CALL {
+                return true;
+            }
+            evicted += 1;
             // The database holding the most memory gives up a key.
             let volatile = self.policy.volatile_only();
             let Some(index) = self

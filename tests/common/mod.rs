@@ -242,13 +242,14 @@ pub fn have_redis_server() -> bool {
         .unwrap_or(false)
 }
 
-/// Starts a reference `redis-server` without persistence, or returns None
-/// (after saying why) if it is not installed.
+/// Starts a reference `redis-server` without persistence. Differential
+/// tests are worth nothing without it, so a missing one fails them (`make
+/// test` installs it). Always `Some`; the Option keeps callers unchanged.
 pub fn redis_server(extra: &[&str]) -> Option<Process> {
-    if !have_redis_server() {
-        eprintln!("SKIPPED: redis-server is not installed; run scripts/install-test-deps.sh");
-        return None;
-    }
+    assert!(
+        have_redis_server(),
+        "redis-server is not installed: run scripts/install-test-deps.sh"
+    );
     let mut last_log = String::new();
     for _ in 0..START_ATTEMPTS {
         let port = free_port();
