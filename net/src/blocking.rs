@@ -137,7 +137,7 @@ impl EventLoop {
             attempting: false,
             again: false,
         }));
-        self.blocked.push(slot);
+        self.blocked.insert(slot);
         self.attempt(conn, slot);
     }
 
@@ -232,7 +232,7 @@ impl EventLoop {
         if let Some(p) = conn.slot_mut(b.seq) {
             *p = reply.map_or(Pending::Nothing, Pending::Ready);
         }
-        self.blocked.retain(|&s| s != slot);
+        self.blocked.remove(&slot);
         conn.barrier = false;
         conn.drain_ready();
         if !conn.dirty {
@@ -247,7 +247,7 @@ impl EventLoop {
             if b.registered {
                 self.forget_waits(conn.id, b.keys);
             }
-            self.blocked.retain(|&s| s != slot);
+            self.blocked.remove(&slot);
         }
     }
 
@@ -365,7 +365,7 @@ impl EventLoop {
     /// them, unanswered, when the server stops). Returns the earliest deadline still ahead.
     pub(crate) fn expire_blocked(&mut self) -> Option<u64> {
         let mut next: Option<u64> = None;
-        for slot in self.blocked.clone() {
+        for slot in self.blocked.iter().copied().collect::<Vec<_>>() {
             let Some(mut conn) = self.conns.get_mut(slot as usize).and_then(|c| c.take()) else {
                 continue;
             };

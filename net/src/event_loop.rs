@@ -120,7 +120,7 @@ pub struct EventLoop {
     /// Clients waiting on keys this shard owns (blocking.rs).
     pub(crate) waiters: hashbrown::HashMap<(usize, bytes::Bytes), Vec<crate::blocking::Waiter>>,
     /// Connections of this loop in a blocking command.
-    pub(crate) blocked: Vec<u32>,
+    pub(crate) blocked: hashbrown::HashSet<u32>,
     /// The earliest timeout of a blocked connection, Unix ms.
     pub(crate) next_block_deadline: Option<u64>,
 }
@@ -182,7 +182,7 @@ impl EventLoop {
             deferred: VecDeque::new(),
             pubsub: Default::default(),
             waiters: hashbrown::HashMap::new(),
-            blocked: Vec::new(),
+            blocked: hashbrown::HashSet::new(),
             next_block_deadline: None,
         })
     }
