@@ -115,9 +115,7 @@ pub fn check_data(dir: &Path) -> io::Result<Report> {
                     }
                 }
                 Err(e) => {
-                    let unwritten =
-                        data.len() < segment::HEADER_LEN || data.iter().all(|&b| b == 0);
-                    if last && unwritten {
+                    if last && super::reader::header_torn(&data) {
                         file.torn_tail = Some((0, e.to_string()));
                     } else {
                         file.corruption = Some((0, e.to_string()));

@@ -111,6 +111,14 @@ impl Recovery {
     }
 }
 
+/// Whether a bad header of the newest segment is the trace of a crash: the
+/// first write to a new segment (header and first records) was cut short,
+/// so no valid record follows it. Otherwise it is damage.
+pub(super) fn header_torn(data: &[u8]) -> bool {
+    let (found, end) = record::scan(data, segment::HEADER_LEN.min(data.len()));
+    found.is_empty() && !matches!(end, End::Corrupt { .. })
+}
+
 /// How the records of the loaded segment end.
 enum Finish {
     Next,
@@ -205,11 +213,8 @@ impl WalReader {
             Err(e) => Err(e.to_string()),
         };
         if let Err(reason) = header {
-            // A crash right after creating the newest segment can leave it
-            // short or zero: that is a torn tail, not damage.
-            let unwritten = data.len() < segment::HEADER_LEN || data.iter().all(|&b| b == 0);
             self.records = Vec::new().into_iter();
-            self.finish = if last && unwritten {
+            self.finish = if last && header_torn(&data) {
                 Finish::Torn(cut(0, reason))
             } else {
                 Finish::Damage(cut(0, reason))
