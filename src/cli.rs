@@ -41,6 +41,20 @@ pub struct Cli {
     /// redacted, and exit.
     #[arg(long)]
     pub check_config: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Tools that run instead of the server.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Verify every record of the write-ahead log under DIR (every shard-NNN
+    /// in it) without changing anything; exit 1 if damage is found.
+    CheckData {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 impl Cli {
@@ -62,10 +76,20 @@ impl Cli {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use std::path::Path;
 
     #[test]
     fn flags_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn check_data_takes_a_directory() {
+        let cli = Cli::try_parse_from(["tokenginx", "check-data", "/var/lib/tgx"]).unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::CheckData { dir }) if dir == Path::new("/var/lib/tgx"))
+        );
+        assert!(Cli::try_parse_from(["tokenginx", "check-data"]).is_err());
     }
 
     #[test]

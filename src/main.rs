@@ -3,10 +3,12 @@
 //!
 //! Exit codes: 0 after a clean shutdown (or `--check-config` on a valid
 //! configuration), 2 for an invalid configuration or command line, 1 when the
-//! server cannot start or fails while running.
+//! server cannot start or fails while running. `check-data` exits 0 when the
+//! log is sound (a torn tail included) and 1 on damage or a read error.
 
 mod alloc_count;
 mod build_info;
+mod check_data;
 mod cli;
 mod config;
 mod fd_limit;
@@ -33,6 +35,9 @@ const EXIT_CONFIG: u8 = 2;
 fn main() -> ExitCode {
     // clap itself exits with 2 on a malformed command line, 0 on --help.
     let cli = cli::Cli::parse();
+    if let Some(cli::Command::CheckData { dir }) = &cli.command {
+        return check_data::run(dir);
+    }
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
