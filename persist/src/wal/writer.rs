@@ -12,9 +12,11 @@
 //! records already in the block were synced with identical bytes.)
 //!
 //! Group commit is the caller's: append every record of an event-loop turn,
-//! then take [`WalWriter::pending`] (file descriptor, offset, aligned bytes),
-//! submit the write and an fdatasync on the loop's own ring, and call
-//! [`WalWriter::complete`] once both are done. [`WalWriter::flush_sync`] does
+//! then take [`WalWriter::start_write`] (file descriptor, offset, aligned
+//! bytes), submit the write and an fdatasync on the loop's own ring, and call
+//! [`WalWriter::complete`] once both are done. One write is in flight at a
+//! time; records appended meanwhile wait in a staging buffer (the aligned
+//! buffer is the kernel's until completion) and make the next group. [`WalWriter::flush_sync`] does
 //! the same with `pwrite` and `fdatasync`, for tests and tools.
 //!
 //! A segment is rotated at the first append after a completed flush that
@@ -72,6 +74,10 @@ pub struct WalWriter {
     file_base: u64,
     /// How much of `buf` is durable.
     durable: usize,
+    /// A write of `buf` was handed out and has not completed.
+    in_flight: bool,
+    /// Records appended while a write is in flight.
+    staged: Vec<u8>,
     /// Records in the current segment.
     records: u64,
     next_lsn: u64,
@@ -100,6 +106,8 @@ impl WalWriter {
             buf: AlignedBuf::with_capacity(64 * 1024),
             file_base: 0,
             durable: 0,
+            in_flight: false,
+            staged: Vec::new(),
             records: 0,
             next_lsn,
         };
@@ -122,7 +130,8 @@ impl WalWriter {
         &self.path
     }
 
-    /// Size of the current segment once pending bytes are written.
+    /// Size of the current segment once pending bytes are written (staged
+    /// ones aside).
     pub fn segment_len(&self) -> u64 {
         self.file_base + self.buf.len() as u64
     }
@@ -136,27 +145,35 @@ impl WalWriter {
                 "WAL record too large",
             ));
         }
-        if self.durable == self.buf.len()
-            && self.records > 0
-            && self.segment_len() >= self.opts.segment_size
-        {
-            self.rotate()?;
+        let framed = record::framed_len(payload.len());
+        if self.in_flight {
+            // The buffer is the kernel's until the write completes.
+            let at = self.staged.len();
+            self.staged.resize(at + framed, 0);
+            record::encode_into(&mut self.staged[at..], kind, payload);
+        } else {
+            if self.durable == self.buf.len()
+                && self.records > 0
+                && self.segment_len() >= self.opts.segment_size
+            {
+                self.rotate()?;
+            }
+            record::encode_into(self.buf.extend(framed), kind, payload);
         }
-        record::encode_into(
-            self.buf.extend(record::framed_len(payload.len())),
-            kind,
-            payload,
-        );
         self.records += 1;
         self.next_lsn += 1;
         Ok(self.next_lsn - 1)
     }
 
-    /// The write that makes every appended record durable, if any is owed.
-    pub fn pending(&self) -> Option<PendingWrite<'_>> {
-        if self.durable == self.buf.len() {
+    /// The write that makes every record appended so far durable, if one is
+    /// owed and none is in flight. The buffer is left alone until
+    /// [`WalWriter::complete`]: records appended meanwhile are staged apart
+    /// and go with the next write.
+    pub fn start_write(&mut self) -> Option<PendingWrite<'_>> {
+        if self.in_flight || self.durable == self.buf.len() {
             return None;
         }
+        self.in_flight = true;
         let from = round_down(self.durable);
         Some(PendingWrite {
             fd: self.file.as_raw_fd(),
@@ -165,9 +182,17 @@ impl WalWriter {
         })
     }
 
-    /// Records that the pending write and a sync after it have completed.
-    /// Keeps only the partial last block, to be rewritten by the next flush.
+    /// Whether a write is in flight, or records wait for one.
+    pub fn is_flushed(&self) -> bool {
+        !self.in_flight && self.durable == self.buf.len()
+    }
+
+    /// Records that the write from [`WalWriter::start_write`] and a sync
+    /// after it have completed: its records are durable. Keeps only the
+    /// partial last block, to be rewritten by the next write.
     pub fn complete(&mut self) {
+        assert!(self.in_flight, "complete() without a write in flight");
+        self.in_flight = false;
         self.durable = self.buf.len();
         let whole = round_down(self.buf.len());
         if whole > 0 {
@@ -175,13 +200,22 @@ impl WalWriter {
             self.file_base += whole as u64;
             self.durable -= whole;
         }
+        self.buf.extend_from_slice(&self.staged);
+        self.staged.clear();
     }
 
-    /// Writes and syncs pending records with plain system calls.
+    /// Writes and syncs every appended record with plain system calls.
     pub fn flush_sync(&mut self) -> io::Result<()> {
-        if let Some(w) = self.pending() {
-            self.file.write_all_at(w.bytes, w.offset)?;
+        if self.in_flight {
+            return Err(io::Error::other("a WAL write is already in flight"));
+        }
+        if self.durable < self.buf.len() {
+            let from = round_down(self.durable);
+            let bytes = self.buf.blocks(from, self.buf.len());
+            self.file
+                .write_all_at(bytes, self.file_base + from as u64)?;
             self.file.sync_data()?;
+            self.in_flight = true;
             self.complete();
         }
         Ok(())
@@ -263,29 +297,70 @@ mod tests {
         }
     }
 
+    /// Submits the pending write the way an event loop would, with its
+    /// own system calls on the descriptor, and returns (offset, length).
+    fn submit(w: &mut WalWriter) -> (u64, usize) {
+        let p = w.start_write().unwrap();
+        assert_eq!(p.bytes.as_ptr() as usize % BLOCK, 0);
+        // SAFETY: the bytes stay borrowed, hence valid, across the call.
+        let n = unsafe {
+            libc::pwrite(
+                p.fd,
+                p.bytes.as_ptr().cast(),
+                p.bytes.len(),
+                p.offset as i64,
+            )
+        };
+        assert_eq!(n, p.bytes.len() as isize);
+        assert_eq!(unsafe { libc::fdatasync(p.fd) }, 0);
+        let done = (p.offset, p.bytes.len());
+        w.complete();
+        done
+    }
+
     #[test]
     fn writes_whole_blocks_and_rewrites_the_tail_block() {
         let tmp = tempfile::tempdir().unwrap();
         let mut w = WalWriter::create(tmp.path(), 0, 0, opts(1 << 20)).unwrap();
         assert_eq!(w.append(RecordType::Put, b"a").unwrap(), 0);
         assert_eq!(w.append(RecordType::Put, b"b").unwrap(), 1);
-        let p = w.pending().unwrap();
-        assert_eq!((p.offset, p.bytes.len()), (0, BLOCK));
-        assert_eq!(p.bytes.as_ptr() as usize % BLOCK, 0);
-        w.flush_sync().unwrap();
-        assert!(w.pending().is_none());
+        assert_eq!(submit(&mut w), (0, BLOCK));
+        assert!(w.is_flushed() && w.start_write().is_none());
         // 5000 more bytes: the first block is written again, with the rest.
         w.append(RecordType::Put, &[9; 5000]).unwrap();
-        let p = w.pending().unwrap();
-        assert_eq!((p.offset, p.bytes.len()), (0, 2 * BLOCK));
-        w.flush_sync().unwrap();
+        assert_eq!(submit(&mut w), (0, 2 * BLOCK));
         // Now the first block is whole and dropped; the next write starts at the second.
         w.append(RecordType::Delete, b"k").unwrap();
-        let p = w.pending().unwrap();
-        assert_eq!((p.offset, p.bytes.len()), (BLOCK as u64, BLOCK));
-        w.flush_sync().unwrap();
+        assert_eq!(submit(&mut w), (BLOCK as u64, BLOCK));
         let len = fs::metadata(w.segment_path()).unwrap().len();
         assert_eq!(len, 2 * BLOCK as u64);
+    }
+
+    #[test]
+    fn records_appended_during_a_write_make_the_next_group() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut w = WalWriter::create(tmp.path(), 0, 0, opts(1 << 20)).unwrap();
+        w.append(RecordType::Put, b"first").unwrap();
+        let p = w.start_write().unwrap();
+        // As an io_uring submission would, keep only the address: the
+        // writer promises not to touch these bytes until complete().
+        let (fd, offset, ptr, len) = (p.fd, p.offset, p.bytes.as_ptr(), p.bytes.len());
+        // The event loop goes on while the write is in flight.
+        assert_eq!(w.append(RecordType::Put, &[3; 6000]).unwrap(), 1);
+        assert!(w.start_write().is_none(), "one write in flight at a time");
+        // SAFETY: the aligned buffer is neither moved nor written while a
+        // write is in flight (what this test checks by reading back).
+        let n = unsafe { libc::pwrite(fd, ptr.cast(), len, offset as i64) };
+        assert_eq!(n, len as isize);
+        w.complete();
+        assert!(!w.is_flushed());
+        w.flush_sync().unwrap();
+        assert!(w.is_flushed());
+        let data = fs::read(w.segment_path()).unwrap();
+        let (found, _) = record::scan(&data, segment::HEADER_LEN);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].payload(&data), b"first");
+        assert_eq!(found[1].payload(&data), &[3; 6000][..]);
     }
 
     #[test]
