@@ -28,6 +28,7 @@ pub mod keyspace;
 pub mod memory;
 #[cfg(test)]
 mod memory_tests;
+pub mod restore;
 pub mod shard;
 pub mod signals;
 pub mod value;
