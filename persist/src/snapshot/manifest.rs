@@ -240,6 +240,19 @@ mod tests {
         }
         let flipped = text.replacen("lsn 5", "lsn 6", 1);
         assert_eq!(Manifest::parse(&flipped), Err("checksum mismatch".into()));
+        // Random edits of a valid text: refused or parsed, never a panic.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..5000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut bytes = text.clone().into_bytes();
+            let at = (seed % bytes.len() as u64) as usize;
+            bytes[at] = (seed >> 32) as u8;
+            if let Ok(t) = String::from_utf8(bytes) {
+                let _ = Manifest::parse(&t);
+            }
+        }
         let mut bad = sample(5);
         bad.snapshots[0].file = "../etc/passwd".into();
         let dir = temp_dir("names");
