@@ -2,4 +2,5 @@
 //! snapshots, recovery). It knows nothing of commands: the shard crate
 //! encodes its mutations into the opaque payloads logged here.
 
+pub mod snapshot;
 pub mod wal;

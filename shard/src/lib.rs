@@ -18,6 +18,9 @@
 //! the cross-core rings, and this crate executes them.
 
 pub mod cmd;
+pub mod codec;
+#[cfg(test)]
+mod codec_tests;
 pub mod evict;
 pub mod exec;
 pub mod key;
@@ -25,6 +28,7 @@ pub mod keyspace;
 pub mod memory;
 #[cfg(test)]
 mod memory_tests;
+pub mod restore;
 pub mod shard;
 pub mod signals;
 pub mod value;

@@ -46,6 +46,19 @@ pub struct Event {
     pub key: Bytes,
 }
 
+/// Looks a `(db, key)` map entry up by borrowed key bytes, so a write
+/// copies nothing to ask whether its key is watched or waited on. Hashes
+/// exactly as the owned `(usize, Bytes)` key does (the tuple's fields in
+/// order; `Bytes` hashes as its byte slice).
+#[derive(Hash)]
+struct KeyRef<'a>(usize, &'a [u8]);
+
+impl hashbrown::Equivalent<(usize, Bytes)> for KeyRef<'_> {
+    fn equivalent(&self, other: &(usize, Bytes)) -> bool {
+        self.0 == other.0 && self.1 == &other.1[..]
+    }
+}
+
 /// One client's WATCH on a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Watcher {
@@ -109,8 +122,7 @@ impl Signals {
             }
             return;
         }
-        // Bytes lookups need an owned key; only paid while someone watches.
-        if let Some(watchers) = self.watched.get_mut(&(db, Bytes::copy_from_slice(key))) {
+        if let Some(watchers) = self.watched.get_mut(&KeyRef(db, key)) {
             watchers.iter_mut().for_each(|w| w.dirty = true);
         }
     }
@@ -123,9 +135,9 @@ impl Signals {
             }
             return;
         }
-        let key = (db, Bytes::copy_from_slice(key));
-        if self.blocking.contains_key(&key) && !self.ready.contains(&key) {
-            self.ready.push(key);
+        let is_ready = |(d, k): &(usize, Bytes)| *d == db && k[..] == *key;
+        if self.blocking.contains_key(&KeyRef(db, key)) && !self.ready.iter().any(is_ready) {
+            self.ready.push((db, Bytes::copy_from_slice(key)));
         }
     }
 
