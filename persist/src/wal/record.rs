@@ -164,7 +164,10 @@ pub enum End {
     /// valid record follows: a write cut short by a crash.
     Torn { offset: usize, why: Bad },
     /// The bytes here are not a record, yet a valid record follows later:
-    /// damage in the middle, which a crash alone does not explain.
+    /// damage in the middle, which a crash alone does not explain. (It
+    /// errs towards this verdict: a payload holding the image of a framed
+    /// record, cut by a crash after that image, reads as damage too, so
+    /// start-up stops and asks rather than silently dropping data.)
     Corrupt { offset: usize, why: Bad },
 }
 
