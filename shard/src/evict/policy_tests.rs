@@ -125,8 +125,11 @@ fn tinylfu_keeps_frequent_keys_through_a_scan() {
     let hot = (0..100)
         .filter(|i| db.contains(format!("hot{i}").as_bytes(), now))
         .count();
+    // LRU keeps none of them (every scan key is newer). The sketch's hash
+    // is seeded per process, so collisions vary from run to run: 91-100
+    // survived over many runs.
     assert!(
-        hot >= 95,
+        hot >= 80,
         "only {hot} of 100 frequent keys survived the scan"
     );
 }
