@@ -17,6 +17,9 @@
 //! net crate hands each shard its commands, from its own connections or over
 //! the cross-core rings, and this crate executes them.
 
+pub mod changelog;
+#[cfg(test)]
+mod changelog_tests;
 pub mod cmd;
 pub mod codec;
 #[cfg(test)]

@@ -181,6 +181,9 @@ impl Shard {
             };
             for key in db.expired_keys.drain(..) {
                 self.signals.notify(i, class::EXPIRED, "expired", &key);
+                if let Some(changes) = &mut self.signals.changes {
+                    changes.push(crate::signals::Change::Key(i, key));
+                }
             }
         }
     }

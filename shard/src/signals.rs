@@ -71,8 +71,22 @@ pub struct Watcher {
     pub live: bool,
 }
 
+/// A change the write-ahead log must carry, recorded while logging is on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// A key changed: its whole state (or its absence) is logged.
+    Key(usize, Bytes),
+    FlushDb(usize),
+    FlushAll,
+    /// Every key of a database changed at once (SWAPDB).
+    Db(usize),
+}
+
 #[derive(Default)]
 pub struct Signals {
+    /// While Some, every change to the data is recorded here for the
+    /// write-ahead log (see changelog.rs).
+    pub changes: Option<Vec<Change>>,
     /// Classes enabled by `notify-keyspace-events`; others are not recorded.
     pub notify: u32,
     /// Events to publish, drained by the event loop.
@@ -116,6 +130,9 @@ impl Signals {
 
     /// A key changed: every WATCH on it fails its EXEC.
     pub fn modified(&mut self, db: usize, key: &[u8]) {
+        if let Some(changes) = &mut self.changes {
+            changes.push(Change::Key(db, Bytes::copy_from_slice(key)));
+        }
         if self.watched.is_empty() {
             if let Some(relay) = &mut self.relay {
                 relay.modified.push((db, Bytes::copy_from_slice(key)));
@@ -174,7 +191,7 @@ impl Signals {
 
     /// Whether deletions by expiry must be reported one by one.
     pub fn tracks_expiry(&self) -> bool {
-        self.wants(class::EXPIRED)
+        self.wants(class::EXPIRED) || self.changes.is_some()
     }
 }
 

@@ -11,7 +11,7 @@ use crate::cmd::glob::Glob;
 use crate::cmd::util::{int_arg, scan_cursor};
 use crate::exec::Ctx;
 use crate::keyspace::Db;
-use crate::signals::class;
+use crate::signals::{class, Change};
 use crate::value::Value;
 use bytes::Bytes;
 use proto::errors;
@@ -432,6 +432,9 @@ pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         let db = ctx.db;
         touch_watched(ctx, Some(db));
         ctx.db().clear();
+        if let Some(changes) = &mut ctx.shard.signals.changes {
+            changes.push(Change::FlushDb(db));
+        }
     }
     Reply::Ok
 }
@@ -465,6 +468,9 @@ pub fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     touch_watched(ctx, None);
     ctx.shard.dbs_mut().for_each(|db| db.clear());
+    if let Some(changes) = &mut ctx.shard.signals.changes {
+        changes.push(Change::FlushAll);
+    }
     Reply::Ok
 }
 

@@ -5,6 +5,7 @@
 
 use crate::exec::Ctx;
 use crate::shard::DATABASES;
+use crate::signals::Change;
 use crate::value::Value;
 use bytes::Bytes;
 use proto::errors;
@@ -36,6 +37,9 @@ pub fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Ok;
     }
     ctx.shard.swap_dbs(a, b);
+    if let Some(changes) = &mut ctx.shard.signals.changes {
+        changes.extend([Change::Db(a), Change::Db(b)]);
+    }
     let now = ctx.now;
     let signals = &ctx.shard.signals;
     let watched: Vec<(usize, Bytes)> = signals
