@@ -24,6 +24,17 @@ use proto::slot::key_slot;
 use std::hash::BuildHasher;
 use std::ops::Range;
 
+/// A value looked up for writing during the command, to be re-measured
+/// after it (see [`Db::settle`]). The node is named by table, hash and
+/// address: no copy of the key is made on the write path. The address is
+/// only compared, never followed.
+struct Dirty {
+    table: usize,
+    hash: u64,
+    node: usize,
+    charged: usize,
+}
+
 /// A key and what is stored under it.
 pub struct Node {
     pub key: Key,
@@ -81,7 +92,7 @@ pub struct Db {
     used: usize,
     /// Keys looked up for writing since the last [`Db::settle`], with the
     /// bytes their value was charged at the time.
-    dirty: Vec<(Key, usize)>,
+    dirty: Vec<Dirty>,
     /// W-TinyLFU state, present under an LFU policy.
     pub(crate) lfu: Option<Box<TinyLfu>>,
 }
@@ -222,7 +233,12 @@ impl Db {
                 touch(node, lfu, hash, now);
                 match count {
                     Count::Read => stats.hits += 1,
-                    Count::Write => dirty.push((Key::new(key), value_bytes(&node.entry))),
+                    Count::Write => dirty.push(Dirty {
+                        table: i,
+                        hash,
+                        node: &*node as *const Node as usize,
+                        charged: value_bytes(&node.entry),
+                    }),
                     Count::No => {}
                 }
                 Some(node)
@@ -259,22 +275,21 @@ impl Db {
     #[cold]
     fn settle_dirty(&mut self) {
         let dirty = std::mem::take(&mut self.dirty);
-        for (i, (key, charged)) in dirty.iter().enumerate() {
+        for (i, d) in dirty.iter().enumerate() {
             // A key looked up twice was charged as of the first lookup.
-            if !dirty[..i].iter().any(|(k, _)| **k == **key) {
-                self.settle_one(key, *charged);
+            if !dirty[..i].iter().any(|e| e.node == d.node) {
+                self.settle_one(d);
             }
         }
         self.dirty = dirty;
         self.dirty.clear();
     }
 
-    fn settle_one(&mut self, key: &[u8], charged: usize) {
-        let i = self.index(key);
-        let hash = self.hash(key);
-        if let Some(node) = self.tables[i].find_mut(hash, |n| *n.key == *key) {
+    fn settle_one(&mut self, d: &Dirty) {
+        let target = d.node as *const Node;
+        if let Some(node) = self.tables[d.table].find_mut(d.hash, |n| std::ptr::eq(&**n, target)) {
             let now_bytes = memory::remeasure(&mut node.entry);
-            self.used = (self.used + now_bytes).saturating_sub(charged);
+            self.used = (self.used + now_bytes).saturating_sub(d.charged);
         }
     }
 
@@ -289,11 +304,17 @@ impl Db {
 
     #[cold]
     fn settle_dirty_key(&mut self, key: &[u8]) {
-        if let Some(pos) = self.dirty.iter().position(|(k, _)| **k == *key) {
-            let (k, charged) = self.dirty.swap_remove(pos);
-            self.settle_one(&k, charged);
+        let i = self.index(key);
+        let hash = self.hash(key);
+        let Some(node) = self.tables[i].find(hash, |n| *n.key == *key) else {
+            return;
+        };
+        let node = &**node as *const Node as usize;
+        if let Some(pos) = self.dirty.iter().position(|d| d.node == node) {
+            let d = self.dirty.swap_remove(pos);
+            self.settle_one(&d);
             // Later entries for the same key were charged the same way.
-            self.dirty.retain(|(d, _)| **d != *key);
+            self.dirty.retain(|d| d.node != node);
         }
     }
 
