@@ -12,47 +12,6 @@ use proto::CommandId;
 
 const T0: u64 = 1_700_000_000_000;
 
-/// Splits a script line into words as redis-cli would (quotes, escapes).
-fn words(line: &str) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut chars = line.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        if chars.peek().is_none() {
-            return out;
-        }
-        let mut word = String::new();
-        while let Some(&c) = chars.peek() {
-            if c.is_whitespace() {
-                break;
-            }
-            chars.next();
-            match c {
-                '\'' => word.extend(chars.by_ref().take_while(|&c| c != '\'')),
-                '"' => {
-                    while let Some(c) = chars.next() {
-                        match c {
-                            '"' => break,
-                            '\\' => match chars.next() {
-                                Some('n') => word.push('\n'),
-                                Some('r') => word.push('\r'),
-                                Some('t') => word.push('\t'),
-                                Some(other) => word.push(other),
-                                None => {}
-                            },
-                            c => word.push(c),
-                        }
-                    }
-                }
-                c => word.push(c),
-            }
-        }
-        out.push(word.into_bytes());
-    }
-}
-
 /// db, key, expiry, then the type name and the elements.
 type Canonical = (usize, Vec<u8>, u64, Vec<Vec<u8>>);
 
@@ -112,7 +71,13 @@ fn a_shard_rebuilt_from_its_change_log_is_the_same() {
             if line.is_empty() || line.starts_with(['#', '@']) {
                 continue;
             }
-            let args = words(line);
+            // Split as redis-cli and Redis's inline commands do.
+            let Some(args) = proto::parse::split_args(line.as_bytes()) else {
+                continue;
+            };
+            if args.is_empty() {
+                continue;
+            }
             let Some(spec) = proto::lookup(&args[0]) else {
                 continue;
             };
