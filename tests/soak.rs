@@ -24,26 +24,6 @@ const CHANNELS: [&str; 2] = ["news", "{b}news"];
 /// Longer than any wait the soak makes: a read this late is a hang.
 const HANG: Duration = Duration::from_secs(20);
 
-/// A small xorshift generator: the soak needs variety, not quality.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn queue(&mut self) -> &'static str {
-        QUEUES[self.below(QUEUES.len())]
-    }
-}
-
 fn connect(port: u16) -> redis::Connection {
     let c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client");
     let c = c.get_connection().expect("connect");
@@ -55,7 +35,7 @@ fn connect(port: u16) -> redis::Connection {
 /// guarded by WATCH; returns every element whose push took effect.
 fn producer(port: u16, id: usize, stop: Arc<AtomicBool>, watch_ok: Arc<AtomicU64>) -> Vec<String> {
     let mut c = connect(port);
-    let mut rng = Rng(0x9e37_79b9 + id as u64);
+    let mut rng = fastrand::Rng::with_seed(0x9e37_79b9 + id as u64);
     let mut pushed = Vec::new();
     let mut n = 0;
     let mut element = || {
@@ -63,11 +43,11 @@ fn producer(port: u16, id: usize, stop: Arc<AtomicBool>, watch_ok: Arc<AtomicU64
         format!("p{id}-{n}")
     };
     while !stop.load(Ordering::Relaxed) {
-        match rng.below(4) {
+        match rng.usize(..4) {
             0 | 1 => {
                 let e = element();
                 let _: i64 = redis::cmd("RPUSH")
-                    .arg(rng.queue())
+                    .arg(queue(&mut rng))
                     .arg(&e)
                     .query(&mut c)
                     .expect("RPUSH");
@@ -77,9 +57,9 @@ fn producer(port: u16, id: usize, stop: Arc<AtomicBool>, watch_ok: Arc<AtomicU64
                 let (e1, e2) = (element(), element());
                 let _: (i64, i64, i64) = redis::pipe()
                     .atomic()
-                    .rpush(rng.queue(), &e1)
-                    .llen(rng.queue())
-                    .lpush(rng.queue(), &e2)
+                    .rpush(queue(&mut rng), &e1)
+                    .llen(queue(&mut rng))
+                    .lpush(queue(&mut rng), &e2)
                     .query(&mut c)
                     .expect("MULTI/EXEC");
                 pushed.extend([e1, e2]);
@@ -98,7 +78,7 @@ fn producer(port: u16, id: usize, stop: Arc<AtomicBool>, watch_ok: Arc<AtomicU64
                     .expect("GET");
                 let r: Option<(i64, ())> = redis::pipe()
                     .atomic()
-                    .rpush(rng.queue(), &e)
+                    .rpush(queue(&mut rng), &e)
                     .set("{a}counter", v.unwrap_or(0) + 1)
                     .query(&mut c)
                     .expect("WATCH/EXEC");
@@ -116,10 +96,10 @@ fn producer(port: u16, id: usize, stop: Arc<AtomicBool>, watch_ok: Arc<AtomicU64
 /// and sometimes abandons a blocked command by disconnecting.
 fn consumer(port: u16, id: usize, stop: Arc<AtomicBool>, abandoned: Arc<AtomicU64>) -> Vec<String> {
     let mut c = connect(port);
-    let mut rng = Rng(0x51ed_2700 + id as u64 * 7919);
+    let mut rng = fastrand::Rng::with_seed(0x51ed_2700 + id as u64 * 7919);
     let mut got = Vec::new();
     while !stop.load(Ordering::Relaxed) {
-        match rng.below(10) {
+        match rng.usize(..10) {
             0 => {
                 // Blocked on a key no one pushes, then gone.
                 let mut gone = connect(port);
@@ -134,10 +114,10 @@ fn consumer(port: u16, id: usize, stop: Arc<AtomicBool>, abandoned: Arc<AtomicU6
             1 => {
                 let r: (Option<String>, Option<(String, String)>) = redis::pipe()
                     .atomic()
-                    .lpop(rng.queue(), None)
+                    .lpop(queue(&mut rng), None)
                     .cmd("BRPOP")
-                    .arg(rng.queue())
-                    .arg(rng.queue())
+                    .arg(queue(&mut rng))
+                    .arg(queue(&mut rng))
                     .arg(0)
                     .query(&mut c)
                     .expect("MULTI/EXEC of pops");
@@ -146,8 +126,8 @@ fn consumer(port: u16, id: usize, stop: Arc<AtomicBool>, abandoned: Arc<AtomicU6
             }
             n => {
                 let name = if n % 2 == 0 { "BLPOP" } else { "BRPOP" };
-                let keys: Vec<&str> = (0..1 + rng.below(3)).map(|_| rng.queue()).collect();
-                let timeout = ["0.05", "0.2", "1"][rng.below(3)];
+                let keys: Vec<&str> = (0..1 + rng.usize(..3)).map(|_| queue(&mut rng)).collect();
+                let timeout = ["0.05", "0.2", "1"][rng.usize(..3)];
                 let r: Option<(String, String)> = redis::cmd(name)
                     .arg(&keys)
                     .arg(timeout)
@@ -324,4 +304,8 @@ fn stateful_commands_soak_without_losses_or_hangs() {
         abandoned.load(Ordering::Relaxed),
         published.iter().sum::<u64>()
     );
+}
+
+fn queue(rng: &mut fastrand::Rng) -> &'static str {
+    QUEUES[rng.usize(..QUEUES.len())]
 }

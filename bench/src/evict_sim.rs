@@ -29,23 +29,6 @@ const SCAN_EVERY: usize = 50_000;
 const SCAN_LEN: usize = 20_000;
 const SEED: u64 = 0x005E_ED0F_7E57;
 
-/// splitmix64: a small, well-mixed deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// Zipf ranks by inverse transform over the cumulative weights.
 struct Zipf {
     cumulative: Vec<f64>,
@@ -63,8 +46,8 @@ impl Zipf {
         Zipf { cumulative }
     }
 
-    fn sample(&self, rng: &mut Rng) -> u64 {
-        let target = rng.unit() * self.cumulative.last().copied().unwrap_or(0.0);
+    fn sample(&self, rng: &mut fastrand::Rng) -> u64 {
+        let target = rng.f64() * self.cumulative.last().copied().unwrap_or(0.0);
         self.cumulative.partition_point(|&c| c < target) as u64
     }
 }
@@ -72,7 +55,7 @@ impl Zipf {
 /// The accesses of a trace, as key ids (scan keys are ids above KEYS).
 fn trace(scans: bool) -> Vec<u64> {
     let zipf = Zipf::new(KEYS, SKEW);
-    let mut rng = Rng(SEED);
+    let mut rng = fastrand::Rng::with_seed(SEED);
     let mut out = Vec::with_capacity(ACCESSES + ACCESSES / SCAN_EVERY * SCAN_LEN);
     let mut next_scan_key = KEYS;
     for i in 0..ACCESSES {

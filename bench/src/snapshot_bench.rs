@@ -18,44 +18,22 @@ use shard::keyspace::Db;
 use shard::value::{Entry, Value};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// splitmix64: a small, well-mixed deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// `n` random URL-safe base64 characters, as tokens are printed.
-    fn token(&mut self, n: usize) -> String {
-        const ALPHABET: &[u8; 64] =
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        (0..n)
-            .map(|_| ALPHABET[(self.next() % 64) as usize] as char)
-            .collect()
-    }
-}
-
 /// A 256-byte session value: fixed field names, random ids and tokens
 /// (about 100 random characters); or, for the worst case, 256 random bytes.
-fn session_value(rng: &mut Rng, now: u64, random: bool) -> Vec<u8> {
+fn session_value(rng: &mut fastrand::Rng, now: u64, random: bool) -> Vec<u8> {
     if random {
-        return (0..256).map(|_| rng.next() as u8).collect();
+        return (0..256).map(|_| rng.u8(..)).collect();
     }
     let mut v = format!(
         r#"{{"sub":"user-{:08}","sid":"{}","iat":{},"amr":["pwd","otp"],"csrf":"{}","ip":"10.{}.{}.{}","ua":"Mozilla/5.0 (X11; Linux x86_64)","refresh":"{}""#,
-        rng.next() % 100_000_000,
-        rng.token(22),
+        rng.u64(..100_000_000),
+        token(rng, 22),
         now / 1000,
-        rng.token(32),
-        rng.next() % 256,
-        rng.next() % 256,
-        rng.next() % 256,
-        rng.token(43),
+        token(rng, 32),
+        rng.u64(..256),
+        rng.u64(..256),
+        rng.u64(..256),
+        token(rng, 43),
     )
     .into_bytes();
     assert!(v.len() <= 255);
@@ -82,12 +60,12 @@ fn run(keys: u64, random: bool) {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let mut rng = Rng(0x5E55_1011);
+    let mut rng = fastrand::Rng::with_seed(0x5E55_1011);
     let mut db = Db::new(0..16384);
     for _ in 0..keys {
         // "session:" and a 19-character id: 27 bytes.
-        let key = format!("session:{}", rng.token(19));
-        let ttl = 30 * 60 * 1000 + rng.next() % (60 * 1000);
+        let key = format!("session:{}", token(&mut rng, 19));
+        let ttl = 30 * 60 * 1000 + rng.u64(..(60 * 1000));
         let entry = Entry {
             value: Value::Str(session_value(&mut rng, now, random).into()),
             expire_at: now + ttl,
@@ -171,4 +149,10 @@ fn run(keys: u64, random: bool) {
         summary.file_bytes,
         summary.blocks
     );
+}
+
+/// `n` random URL-safe base64 characters, as tokens are printed.
+fn token(rng: &mut fastrand::Rng, n: usize) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    (0..n).map(|_| ALPHABET[rng.usize(..64)] as char).collect()
 }

@@ -6,25 +6,6 @@ use crate::codec::{self, DecodeError, Record};
 use crate::memory::exact_value_bytes;
 use crate::value::{Entry, HashValue, ListValue, SetValue, Value, ZSetValue};
 
-/// A small deterministic generator: tests need varied bytes, not quality.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn bytes(&mut self, max: u64) -> Vec<u8> {
-        let n = self.below(max + 1);
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
-
 fn put(db: usize, key: &[u8], entry: &Entry) -> Vec<u8> {
     let mut out = Vec::new();
     codec::encode_put(&mut out, db, key, entry);
@@ -135,18 +116,18 @@ fn sorted_sets_keep_exact_scores() {
 
 #[test]
 fn large_collections() {
-    let mut rng = Rng(7);
+    let mut rng = fastrand::Rng::with_seed(7);
     let h: HashValue = (0..5000u32)
-        .map(|i| (i.to_be_bytes()[..].into(), rng.bytes(40).into()))
+        .map(|i| (i.to_be_bytes()[..].into(), bytes(&mut rng, 40).into()))
         .collect();
     round_trip(0, b"big-hash", entry(h.wrap(), 0));
     let s: SetValue = (0..5000u32).map(|i| i.to_le_bytes()[..].into()).collect();
     round_trip(0, b"big-set", entry(s.wrap(), 0));
-    let l: ListValue = (0..5000).map(|_| rng.bytes(20).into()).collect();
+    let l: ListValue = (0..5000).map(|_| bytes(&mut rng, 20).into()).collect();
     round_trip(0, b"big-list", entry(l.wrap(), 0));
     let mut z = ZSetValue::default();
     for i in 0..5000u32 {
-        z.set(&i.to_le_bytes(), (rng.next() as i64) as f64 / 3.0);
+        z.set(&i.to_le_bytes(), rng.i64(..) as f64 / 3.0);
     }
     round_trip(0, b"big-zset", entry(z.wrap(), 0));
 }
@@ -214,7 +195,7 @@ fn malformed_records_are_named() {
 /// or a huge allocation (a corrupt count is checked against the input).
 #[test]
 fn decoding_garbage_never_panics() {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
     let samples = [
         put(0, b"k", &entry(hash(&[(b"f", b"v"), (b"g", b"w")]), 77)),
         put(3, b"z", &entry(zset(&[(b"a", 1.0), (b"b", -0.0)]), 0)),
@@ -224,22 +205,28 @@ fn decoding_garbage_never_panics() {
         let mut bytes = if round % 2 == 0 {
             samples[round % samples.len()].clone()
         } else {
-            let mut b = rng.bytes(40);
+            let mut b = bytes(&mut rng, 40);
             if b.len() >= 2 {
                 b[0] = codec::VERSION;
-                b[1] = 1 + rng.below(4) as u8;
+                b[1] = 1 + rng.u64(..4) as u8;
             }
             b
         };
-        for _ in 0..rng.below(4) {
+        for _ in 0..rng.u64(..4) {
             if bytes.is_empty() {
                 break;
             }
-            let i = rng.below(bytes.len() as u64) as usize;
-            bytes[i] ^= 1 << rng.below(8);
+            let i = rng.u64(..bytes.len() as u64) as usize;
+            bytes[i] ^= 1 << rng.u64(..8);
         }
-        let cut = rng.below(bytes.len() as u64 + 1) as usize;
+        let cut = rng.u64(..bytes.len() as u64 + 1) as usize;
         let _ = codec::decode(&bytes[..cut]);
         let _ = codec::decode(&bytes);
     }
+}
+
+/// Up to `max` random bytes.
+fn bytes(rng: &mut fastrand::Rng, max: u64) -> Vec<u8> {
+    let n = rng.u64(..=max);
+    (0..n).map(|_| rng.u8(..)).collect()
 }

@@ -4,21 +4,6 @@
 use super::*;
 use std::path::{Path, PathBuf};
 
-/// A small deterministic generator: tests need varied bytes, not quality.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tgx-snapshot-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -34,10 +19,10 @@ const HEADER: SnapshotHeader = SnapshotHeader {
 };
 
 /// A record that compresses somewhat, like a session entry.
-fn record(i: u64, rng: &mut Rng) -> Vec<u8> {
+fn record(i: u64, rng: &mut fastrand::Rng) -> Vec<u8> {
     let mut r = format!("session:{i:012}:").into_bytes();
-    let random = rng.below(24) as usize;
-    r.extend((0..random).map(|_| rng.next() as u8));
+    let random = rng.usize(..24);
+    r.extend((0..random).map(|_| rng.u8(..)));
     r
 }
 
@@ -61,7 +46,7 @@ fn read_all(path: &Path) -> Result<(SnapshotHeader, Vec<Vec<u8>>), SnapshotError
 #[test]
 fn hundred_thousand_records_round_trip() {
     let dir = temp_dir("round");
-    let mut rng = Rng(1);
+    let mut rng = fastrand::Rng::with_seed(1);
     let mut records: Vec<Vec<u8>> = (0..100_000).map(|i| record(i, &mut rng)).collect();
     records.insert(500, Vec::new());
     records.insert(70_000, vec![0xab; 3 * BLOCK_TARGET]);
@@ -81,9 +66,9 @@ fn empty_and_incompressible_snapshots() {
     let dir = temp_dir("edge");
     let summary = write(&dir, &[]);
     assert_eq!(read_all(&summary.path).unwrap().1, Vec::<Vec<u8>>::new());
-    let mut rng = Rng(3);
+    let mut rng = fastrand::Rng::with_seed(3);
     let noise: Vec<Vec<u8>> = (0..100)
-        .map(|_| (0..1000).map(|_| rng.next() as u8).collect())
+        .map(|_| (0..1000).map(|_| rng.u8(..)).collect())
         .collect();
     let summary = write(&dir, &noise);
     assert!(summary.file_bytes < summary.raw_bytes + 200, "stored raw");
@@ -102,7 +87,7 @@ fn an_abandoned_writer_leaves_nothing() {
 }
 
 fn small_snapshot(dir: &Path) -> (Vec<u8>, Vec<Vec<u8>>) {
-    let mut rng = Rng(5);
+    let mut rng = fastrand::Rng::with_seed(5);
     let records: Vec<Vec<u8>> = (0..6000).map(|i| record(i, &mut rng)).collect();
     let summary = write(dir, &records);
     assert!(summary.blocks >= 3);
@@ -114,13 +99,13 @@ fn every_bit_flip_is_detected() {
     let dir = temp_dir("flip");
     let (good, _) = small_snapshot(&dir);
     let path = dir.join("damaged.snap");
-    let mut rng = Rng(11);
+    let mut rng = fastrand::Rng::with_seed(11);
     // The header, some bytes of every region, and the trailer.
     let mut positions: Vec<usize> = (0..64).chain(good.len() - 64..good.len()).collect();
-    positions.extend((0..400).map(|_| rng.below(good.len() as u64) as usize));
+    positions.extend((0..400).map(|_| rng.usize(..good.len())));
     for at in positions {
         let mut bad = good.clone();
-        bad[at] ^= 1 << rng.below(8);
+        bad[at] ^= 1 << rng.u64(..8);
         std::fs::write(&path, &bad).unwrap();
         match read_all(&path) {
             Err(SnapshotError::Corrupt {
@@ -170,22 +155,22 @@ fn garbage_never_panics() {
     let dir = temp_dir("garbage");
     let (good, _) = small_snapshot(&dir);
     let path = dir.join("garbage.snap");
-    let mut rng = Rng(17);
+    let mut rng = fastrand::Rng::with_seed(17);
     for round in 0..300 {
         let mut bytes: Vec<u8> = if round % 3 == 0 {
-            (0..rng.below(2000)).map(|_| rng.next() as u8).collect()
+            (0..rng.u64(..2000)).map(|_| rng.u8(..)).collect()
         } else {
-            good[..rng.below(good.len() as u64) as usize].to_vec()
+            good[..rng.usize(..good.len())].to_vec()
         };
         if round % 3 == 1 {
             // A valid header, then garbage.
             bytes.truncate(40.min(bytes.len()));
-            bytes.extend((0..rng.below(200)).map(|_| rng.next() as u8));
+            bytes.extend((0..rng.u64(..200)).map(|_| rng.u8(..)));
         }
-        for _ in 0..rng.below(8) {
+        for _ in 0..rng.u64(..8) {
             if !bytes.is_empty() {
-                let i = rng.below(bytes.len() as u64) as usize;
-                bytes[i] = rng.next() as u8;
+                let i = rng.usize(..bytes.len());
+                bytes[i] = rng.u8(..);
             }
         }
         std::fs::write(&path, &bytes).unwrap();
