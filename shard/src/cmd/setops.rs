@@ -267,21 +267,6 @@ mod tests {
 
     const T0: u64 = 1_700_000_000_000;
 
-    fn sorted(reply: Reply) -> Vec<String> {
-        let (Reply::Set(items) | Reply::Array(items)) = reply else {
-            panic!("not a set: {reply:?}")
-        };
-        let mut out: Vec<String> = items
-            .into_iter()
-            .map(|r| match r {
-                Reply::Bulk(b) => String::from_utf8(b.to_vec()).unwrap(),
-                other => panic!("not a bulk: {other:?}"),
-            })
-            .collect();
-        out.sort();
-        out
-    }
-
     fn shard() -> Shard {
         let mut s = Shard::new(0, 1);
         run(&mut s, T0, &["sadd", "a", "1", "2", "3", "x"]);
@@ -302,10 +287,10 @@ mod tests {
     #[test]
     fn sinter_sunion_sdiff() {
         let mut s = shard();
-        assert_eq!(sorted(run(&mut s, T0, &["sinter", "a", "b"])), ["2", "3"]);
-        assert_eq!(sorted(run(&mut s, T0, &["sinter", "a", "b", "c"])), ["3"]);
+        assert_eq!(members(&run(&mut s, T0, &["sinter", "a", "b"])), ["2", "3"]);
+        assert_eq!(members(&run(&mut s, T0, &["sinter", "a", "b", "c"])), ["3"]);
         assert_eq!(
-            sorted(run(&mut s, T0, &["sinter", "a"])),
+            members(&run(&mut s, T0, &["sinter", "a"])),
             ["1", "2", "3", "x"]
         );
         assert_eq!(
@@ -313,21 +298,21 @@ mod tests {
             Reply::Set(vec![])
         );
         assert_eq!(
-            sorted(run(&mut s, T0, &["sunion", "a", "nope", "c"])),
+            members(&run(&mut s, T0, &["sunion", "a", "nope", "c"])),
             ["1", "2", "3", "5", "x"]
         );
         assert_eq!(run(&mut s, T0, &["sunion", "nope"]), Reply::Set(vec![]));
         assert_eq!(
-            sorted(run(&mut s, T0, &["sdiff", "a", "b", "nope"])),
+            members(&run(&mut s, T0, &["sdiff", "a", "b", "nope"])),
             ["1", "x"]
         );
         assert_eq!(
-            sorted(run(&mut s, T0, &["sdiff", "a", "a"])),
+            members(&run(&mut s, T0, &["sdiff", "a", "a"])),
             Vec::<String>::new()
         );
         assert_eq!(run(&mut s, T0, &["sdiff", "nope", "a"]), Reply::Set(vec![]));
         let reply = run(&mut s, T0, &["sinter", "c", "c"]);
-        assert_eq!(sorted(reply.clone()), ["3", "5"]);
+        assert_eq!(members(&reply.clone()), ["3", "5"]);
         let three = run(&mut s, T0, &["sinter", "a", "b", "c"]);
         assert_eq!(three.to_bytes(Protocol::Resp3), b"~1\r\n$1\r\n3\r\n");
         assert_eq!(three.to_bytes(Protocol::Resp2), b"*1\r\n$1\r\n3\r\n");
@@ -352,7 +337,7 @@ mod tests {
             assert_eq!(run(&mut s, T0, cmd), wrong, "{cmd:?}");
         }
         assert_eq!(
-            sorted(run(&mut s, T0, &["smembers", "a"])),
+            members(&run(&mut s, T0, &["smembers", "a"])),
             ["1", "2", "3", "x"]
         );
         assert_eq!(run(&mut s, T0, &["get", "str"]), bulk("v"));
@@ -372,11 +357,11 @@ mod tests {
             int(-1),
             "a stored result has no TTL"
         );
-        assert_eq!(sorted(run(&mut s, T0, &["smembers", "d"])), ["2", "3"]);
+        assert_eq!(members(&run(&mut s, T0, &["smembers", "d"])), ["2", "3"]);
         assert_eq!(events(&mut s), [("sinterstore", "d".into())]);
         assert_eq!(run(&mut s, T0, &["sunionstore", "d", "b", "c"]), int(4));
         assert_eq!(run(&mut s, T0, &["sdiffstore", "d", "a", "b"]), int(2));
-        assert_eq!(sorted(run(&mut s, T0, &["smembers", "d"])), ["1", "x"]);
+        assert_eq!(members(&run(&mut s, T0, &["smembers", "d"])), ["1", "x"]);
         assert_eq!(
             events(&mut s),
             [("sunionstore", "d".into()), ("sdiffstore", "d".into())]
@@ -435,7 +420,7 @@ mod tests {
         s.signals.notify = crate::signals::class::ALL | crate::signals::class::KEYEVENT;
         assert_eq!(run(&mut s, T0, &["smove", "a", "b", "1"]), int(1));
         assert_eq!(
-            sorted(run(&mut s, T0, &["smembers", "b"])),
+            members(&run(&mut s, T0, &["smembers", "b"])),
             ["1", "2", "3", "4"]
         );
         assert_eq!(events(&mut s), [("srem", "a".into()), ("sadd", "b".into())]);
@@ -452,7 +437,7 @@ mod tests {
         events(&mut s);
         assert_eq!(run(&mut s, T0, &["smove", "one", "new", "m"]), int(1));
         assert_eq!(run(&mut s, T0, &["exists", "one"]), int(0));
-        assert_eq!(sorted(run(&mut s, T0, &["smembers", "new"])), ["m"]);
+        assert_eq!(members(&run(&mut s, T0, &["smembers", "new"])), ["m"]);
         assert_eq!(
             events(&mut s),
             [

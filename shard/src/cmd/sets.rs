@@ -322,23 +322,6 @@ mod tests {
         s
     }
 
-    /// The sorted members of an array or set reply.
-    fn members(reply: &Reply) -> Vec<String> {
-        let items = match reply {
-            Reply::Array(a) | Reply::Set(a) => a,
-            other => panic!("not an array or set: {other:?}"),
-        };
-        let mut out: Vec<String> = items
-            .iter()
-            .map(|r| match r {
-                Reply::Bulk(b) => String::from_utf8(b.to_vec()).unwrap(),
-                other => panic!("not a bulk: {other:?}"),
-            })
-            .collect();
-        out.sort();
-        out
-    }
-
     fn text(reply: &Reply) -> String {
         match reply {
             Reply::Bulk(b) => String::from_utf8(b.to_vec()).unwrap(),

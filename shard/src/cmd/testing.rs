@@ -41,3 +41,20 @@ pub fn err(text: &str) -> Reply {
 pub fn int(n: i64) -> Reply {
     Reply::Integer(n)
 }
+
+/// The sorted members of an array or set reply (set order is not data).
+pub fn members(reply: &Reply) -> Vec<String> {
+    let items = match reply {
+        Reply::Array(a) | Reply::Set(a) => a,
+        other => panic!("not an array or set: {other:?}"),
+    };
+    let mut out: Vec<String> = items
+        .iter()
+        .map(|r| match r {
+            Reply::Bulk(b) => String::from_utf8(b.to_vec()).expect("utf-8 member"),
+            other => panic!("not a bulk: {other:?}"),
+        })
+        .collect();
+    out.sort();
+    out
+}
