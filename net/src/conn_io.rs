@@ -62,12 +62,7 @@ impl EventLoop {
     }
 
     pub(crate) fn on_recv_own(&mut self, slot: u32, generation: u32, res: i32) {
-        let Some(conn) = self
-            .conns
-            .get_mut(slot as usize)
-            .and_then(|c| c.as_mut())
-            .filter(|c| c.generation == generation)
-        else {
+        let Some(conn) = self.conn_mut(slot, generation) else {
             return;
         };
         conn.recv_armed = false;
@@ -193,6 +188,7 @@ impl EventLoop {
         let more = cqueue::more(flags);
         let data_len = if res > 0 { res as usize } else { 0 };
         let bid = cqueue::buffer_select(flags);
+        // Not `conn_mut`: the buffer ring is borrowed beside the connection.
         let Some(conn) = self
             .conns
             .get_mut(slot as usize)
