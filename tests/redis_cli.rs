@@ -129,14 +129,13 @@ fn scripted_session_from_stdin() {
         text(&out.stderr)
     );
     assert_eq!(text(&out.stdout), EXPECTED);
-    if let Some(redis) = common::redis_server(&[]) {
-        let reference = redis_cli(&redis, &[], SCRIPT.as_bytes());
-        assert_eq!(
-            text(&out.stdout),
-            text(&reference.stdout),
-            "TokenginX (left) vs redis-server (right)"
-        );
-    }
+    let redis = common::redis_server(&[]);
+    let reference = redis_cli(&redis, &[], SCRIPT.as_bytes());
+    assert_eq!(
+        text(&out.stdout),
+        text(&reference.stdout),
+        "TokenginX (left) vs redis-server (right)"
+    );
 }
 
 #[test]

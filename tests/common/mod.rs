@@ -244,8 +244,8 @@ pub fn have_redis_server() -> bool {
 
 /// Starts a reference `redis-server` without persistence. Differential
 /// tests are worth nothing without it, so a missing one fails them (`make
-/// test` installs it). Always `Some`; the Option keeps callers unchanged.
-pub fn redis_server(extra: &[&str]) -> Option<Process> {
+/// test` installs it).
+pub fn redis_server(extra: &[&str]) -> Process {
     assert!(
         have_redis_server(),
         "redis-server is not installed: run scripts/install-test-deps.sh"
@@ -281,7 +281,7 @@ pub fn redis_server(extra: &[&str]) -> Option<Process> {
             what: "redis-server",
         };
         if wait_ready(&mut proc) {
-            return Some(proc);
+            return proc;
         }
         last_log = proc.log_text();
         if proc.has_exited() {
