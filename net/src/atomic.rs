@@ -372,7 +372,6 @@ impl EventLoop {
                 reply
             }
         };
-        self.peers[reply_to.shard].send(Message::Response { reply_to, reply });
-        self.to_wake[reply_to.shard] = true;
+        self.respond(reply_to, reply);
     }
 }

@@ -123,6 +123,8 @@ pub struct EventLoop {
     pub(crate) blocked: hashbrown::HashSet<u32>,
     /// The earliest timeout of a blocked connection, Unix ms.
     pub(crate) next_block_deadline: Option<u64>,
+    /// This shard's write-ahead log; None when persistence is off.
+    pub(crate) wal: Option<crate::wal::LoopWal>,
 }
 
 impl EventLoop {
@@ -184,6 +186,7 @@ impl EventLoop {
             waiters: hashbrown::HashMap::new(),
             blocked: hashbrown::HashSet::new(),
             next_block_deadline: None,
+            wal: None,
         })
     }
 
@@ -208,6 +211,7 @@ impl EventLoop {
 
     /// Runs until shutdown completes.
     pub fn run(mut self) -> io::Result<()> {
+        self.open_wal()?;
         self.arm_accept();
         self.arm_wake();
         loop {
@@ -231,8 +235,10 @@ impl EventLoop {
             if !self.blocked.is_empty() && (due || self.stopping) {
                 self.next_block_deadline = self.expire_blocked();
             }
+            self.wal_submit();
             self.wake_peers();
             if self.shared.shutdown.load(Ordering::Acquire) && self.shutdown_step() {
+                self.wal_close();
                 return Ok(());
             }
             self.wait()?;
@@ -295,6 +301,8 @@ impl EventLoop {
                 SEND => self.on_send(slot, generation, res),
                 RECV_OWN => self.on_recv_own(slot, generation, res),
                 WAKE => self.arm_wake(),
+                crate::wal::WAL_WRITE => self.on_wal_write(res),
+                crate::wal::WAL_SYNC => self.on_wal_sync(res),
                 _ => {}
             }
         }

@@ -35,8 +35,10 @@ mod server;
 mod shard_ops;
 mod signals;
 mod together;
+mod wal;
+mod wal_open;
 
-pub use config::{OutputLimit, ServerConfig};
+pub use config::{parse_save_rules, AppendFsync, OutputLimit, PersistConfig, ServerConfig};
 pub use config_cmd::parse_notify_flags;
 pub(crate) use server::Shared;
 pub use server::{ServerHandle, ShutdownTrigger};

@@ -21,7 +21,9 @@ impl EventLoop {
                 continue;
             };
             conn.dirty = false;
-            if !conn.closing && !self.stopping {
+            // A connection whose replies wait for the WAL (appendfsync
+            // always) reads nothing more until they are out.
+            if !conn.closing && !self.stopping && conn.wal_wait == 0 {
                 self.process_input(&mut conn, slot);
             }
             conn.drain_ready();

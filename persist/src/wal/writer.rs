@@ -204,6 +204,20 @@ impl WalWriter {
         self.staged.clear();
     }
 
+    /// The write from [`WalWriter::start_write`] failed: nothing it carried
+    /// counts as durable, and the next write starts from the same place.
+    pub fn abort_write(&mut self) {
+        assert!(self.in_flight, "abort_write() without a write in flight");
+        self.in_flight = false;
+        self.buf.extend_from_slice(&self.staged);
+        self.staged.clear();
+    }
+
+    /// The current segment's file, for a sync submitted apart from a write.
+    pub fn raw_fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+
     /// Writes and syncs every appended record with plain system calls.
     pub fn flush_sync(&mut self) -> io::Result<()> {
         if self.in_flight {
@@ -222,6 +236,10 @@ impl WalWriter {
     }
 
     fn rotate(&mut self) -> io::Result<()> {
+        // Writes without their own sync (appendfsync everysec or no) may
+        // still sit in the page cache: the old segment is made durable
+        // before the log moves on, so a later sync of the new one covers all.
+        self.file.sync_data()?;
         let (file, path) = open_segment(&self.shard_dir, self.next_lsn, self.opts.direct)?;
         self.file = file;
         self.path = path;
