@@ -26,6 +26,10 @@
 //! ([`Collection::wrap`], [`ZSetValue::set`]), so memory accounting starts
 //! right.
 
+mod batch;
+
+pub use batch::{decode_batch, encode_batch, record_key, record_target, wal_type};
+
 use crate::cmd::typed::Collection;
 use crate::shard::DATABASES;
 use crate::value::{Entry, HashValue, ListValue, SetValue, Value, ZSetValue};
