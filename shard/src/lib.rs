@@ -24,6 +24,8 @@ pub mod cmd;
 pub mod codec;
 #[cfg(test)]
 mod codec_tests;
+#[cfg(test)]
+mod durable_testing;
 pub mod evict;
 pub mod exec;
 pub mod key;
@@ -31,6 +33,7 @@ pub mod keyspace;
 pub mod memory;
 #[cfg(test)]
 mod memory_tests;
+pub mod recover;
 pub mod restore;
 pub mod shard;
 pub mod signals;
