@@ -71,7 +71,28 @@ pub fn contents(shard: &Shard, now: u64) -> Vec<(usize, Vec<u8>, Entry)> {
 /// Text for a random command over a small key space, of several types,
 /// with expiries, deletions, flushes and SWAPDB.
 pub fn random_command(rng: &mut fastrand::Rng) -> Vec<String> {
-    let key = format!("k{}", rng.u32(..60));
+    random_command_for(rng, 0, 1)
+}
+
+/// `name`, or the first of `name-1`, `name-2`... shard `id` of `count` owns.
+pub fn owned_key(name: &str, id: usize, count: usize) -> String {
+    let mut key = name.to_string();
+    let mut n = 0;
+    while crate::shard::shard_of_key(key.as_bytes(), count) != id {
+        n += 1;
+        key = format!("{name}-{n}");
+    }
+    key
+}
+
+/// [`random_command`] over keys shard `id` of `count` owns.
+pub fn random_command_for(rng: &mut fastrand::Rng, id: usize, count: usize) -> Vec<String> {
+    let key = owned_key(&format!("k{}", rng.u32(..60)), id, count);
+    let (k1, kx, k2) = (
+        owned_key("k1", id, count),
+        owned_key("{k}x", id, count),
+        owned_key("k2", id, count),
+    );
     let member = format!("m{}", rng.u32(..8));
     let n = rng.u32(..1000).to_string();
     // Flushes are rare, so that keys pile up between them.
@@ -89,8 +110,8 @@ pub fn random_command(rng: &mut fastrand::Rng) -> Vec<String> {
         770..=799 => vec!["PEXPIRE", &key, "30"],
         800..=829 => vec!["PERSIST", &key],
         830..=859 => vec!["INCR", &key],
-        860..=889 => vec!["MSET", &key, &n, "k1", "one", "{k}x", "two"],
-        890..=909 => vec!["RENAME", &key, "k2"],
+        860..=889 => vec!["MSET", &key, &n, &k1, "one", &kx, "two"],
+        890..=909 => vec!["RENAME", &key, &k2],
         910..=929 => vec!["SWAPDB", "0", "1"],
         930..=934 => vec!["FLUSHDB"],
         935..=937 => vec!["FLUSHALL"],

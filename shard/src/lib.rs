@@ -37,6 +37,12 @@ pub mod recover;
 pub mod restore;
 pub mod shard;
 pub mod signals;
+pub mod snapshot_files;
+#[cfg(test)]
+mod snapshot_files_tests;
+pub mod snapshot_job;
+#[cfg(test)]
+mod snapshot_job_tests;
 pub mod value;
 
 pub use exec::{execute, Ctx};
