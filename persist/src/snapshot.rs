@@ -6,10 +6,16 @@
 //! block*  kind u8 (1 raw, 2 lz4) | records u32 | raw length u32
 //!         | stored length u32 | CRC32C of these 13 bytes and the stored bytes u32
 //!         | stored bytes (records: LEB128 length, then the bytes)
-//! trailer 0xFF | records u64 | blocks u64 | CRC32C of the whole file before it u32
+//! trailer 0xFF | records u64 | blocks u64
+//!         | CRC32C of everything between the header and this field u32
 //! ```
 //! All integers are little-endian. Entry records are opaque here (the
 //! shard crate's codec makes them).
+//!
+//! The header has its own checksum and the file checksum starts after it,
+//! so the header can be rewritten once the records are written: a snapshot
+//! taken while the shard keeps serving learns the WAL position it covers
+//! only when it completes ([`SnapshotWriter::finish_as`]).
 //!
 //! Why lz4 (`lz4_flex`) rather than zstd: a snapshot is taken while the
 //! shard keeps serving, on the shard's own core, so compression must cost

@@ -24,6 +24,8 @@ pub mod cmd;
 pub mod codec;
 #[cfg(test)]
 mod codec_tests;
+#[cfg(test)]
+mod durable_testing;
 pub mod evict;
 pub mod exec;
 pub mod key;
@@ -31,9 +33,16 @@ pub mod keyspace;
 pub mod memory;
 #[cfg(test)]
 mod memory_tests;
+pub mod recover;
 pub mod restore;
 pub mod shard;
 pub mod signals;
+pub mod snapshot_files;
+#[cfg(test)]
+mod snapshot_files_tests;
+pub mod snapshot_job;
+#[cfg(test)]
+mod snapshot_job_tests;
 pub mod value;
 
 pub use exec::{execute, Ctx};

@@ -57,6 +57,8 @@ impl SnapshotReader {
         let mut head = [0u8; HEADER_LEN];
         r.read_exact(&mut head)?;
         r.header = SnapshotHeader::parse(&head).map_err(|what| r.corrupt(0, what))?;
+        // The file checksum starts after the header, which has its own.
+        r.file_crc = 0;
         Ok(r)
     }
 
@@ -66,6 +68,15 @@ impl SnapshotReader {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Bytes of the file read so far, and its size (for progress reports).
+    pub fn bytes_read(&self) -> u64 {
+        self.offset
+    }
+
+    pub fn file_len(&self) -> u64 {
+        self.file_len
     }
 
     fn corrupt(&self, offset: u64, what: impl Into<String>) -> SnapshotError {

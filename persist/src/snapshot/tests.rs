@@ -186,3 +186,35 @@ fn a_missing_file_is_an_io_error() {
         .unwrap();
     assert!(matches!(err, SnapshotError::Io { .. }));
 }
+
+/// The covered LSN is known only when a snapshot taken while serving
+/// completes: it is written into the header then, under its final name.
+#[test]
+fn the_lsn_and_name_can_be_set_at_the_end() {
+    let dir = temp_dir("late-lsn");
+    let mut rng = fastrand::Rng::with_seed(23);
+    let records: Vec<Vec<u8>> = (0..3000).map(|i| record(i, &mut rng)).collect();
+    let start = SnapshotHeader { lsn: 0, ..HEADER };
+    let mut w = SnapshotWriter::create(&dir, "shard-001.snap", start).unwrap();
+    for r in &records {
+        w.append(r).unwrap();
+    }
+    let target = dir.join("shard-001-77.snap");
+    let summary = w.finish_as(77, &target).unwrap();
+    assert_eq!(summary.path, target);
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec!["shard-001-77.snap"]);
+    let (header, got) = read_all(&target).unwrap();
+    assert_eq!(header, SnapshotHeader { lsn: 77, ..HEADER });
+    assert!(got == records, "records differ");
+    // The rewritten header is still checked: a flip in it is caught.
+    let mut bad = std::fs::read(&target).unwrap();
+    bad[21] ^= 4;
+    std::fs::write(&target, &bad).unwrap();
+    let err = read_all(&target).unwrap_err().to_string();
+    assert!(err.contains("header checksum mismatch"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

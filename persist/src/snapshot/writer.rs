@@ -3,6 +3,7 @@
 use super::format::*;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// What a finished snapshot holds.
@@ -32,6 +33,7 @@ pub struct SnapshotWriter {
     raw_bytes: u64,
     file_bytes: u64,
     file_crc: u32,
+    header: SnapshotHeader,
     finished: bool,
 }
 
@@ -63,9 +65,13 @@ impl SnapshotWriter {
             raw_bytes: 0,
             file_bytes: 0,
             file_crc: 0,
+            header,
             finished: false,
         };
         w.write(&header.to_bytes())?;
+        // The file checksum covers what follows the header (see the module
+        // documentation): the header may be rewritten at the end.
+        w.file_crc = 0;
         Ok(w)
     }
 
@@ -141,7 +147,17 @@ impl SnapshotWriter {
 
     /// Writes the last block and the trailer, fsyncs, renames the file into
     /// place and fsyncs the directory.
-    pub fn finish(mut self) -> Result<SnapshotSummary, SnapshotError> {
+    pub fn finish(self) -> Result<SnapshotSummary, SnapshotError> {
+        let (lsn, path) = (self.header.lsn, self.path.clone());
+        self.finish_as(lsn, &path)
+    }
+
+    /// [`SnapshotWriter::finish`], with the header's covered LSN set to
+    /// `lsn` and the file renamed to `path` (in the same directory) rather
+    /// than the name it was created with. An existing file of that name is
+    /// replaced.
+    pub fn finish_as(mut self, lsn: u64, path: &Path) -> Result<SnapshotSummary, SnapshotError> {
+        self.path = path.to_path_buf();
         self.flush_block()?;
         let mut trailer = [0u8; TRAILER_LEN];
         trailer[0] = KIND_TRAILER;
@@ -151,6 +167,13 @@ impl SnapshotWriter {
         trailer[17..].copy_from_slice(&crc.to_le_bytes());
         self.write(&trailer)?;
         self.out.flush().map_err(io_at(&self.tmp))?;
+        if lsn != self.header.lsn {
+            self.header.lsn = lsn;
+            self.out
+                .get_ref()
+                .write_all_at(&self.header.to_bytes(), 0)
+                .map_err(io_at(&self.tmp))?;
+        }
         self.out.get_ref().sync_all().map_err(io_at(&self.tmp))?;
         std::fs::rename(&self.tmp, &self.path).map_err(io_at(&self.path))?;
         self.finished = true;
