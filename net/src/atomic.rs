@@ -355,6 +355,10 @@ impl EventLoop {
                 }
                 return;
             }
+            ShardOp::Snapshot { answer } => {
+                self.start_snapshot(answer.then_some(reply_to));
+                return;
+            }
             op => {
                 let silent = matches!(
                     op,

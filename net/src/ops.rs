@@ -83,6 +83,10 @@ pub enum ShardOp {
         /// A command may grow memory: the owner checks maxmemory first.
         grows: bool,
     },
+    /// This shard's part of a snapshot round (snapshots.rs): answered
+    /// with +OK or an error once the snapshot is committed when `answer`
+    /// (SAVE), not at all otherwise (BGSAVE, save rules).
+    Snapshot { answer: bool },
     /// Ends a client's watches; with `check`, replies 1 if one of them
     /// failed (EXEC), else sends no reply (UNWATCH, DISCARD, disconnect).
     Unwatch {
@@ -102,6 +106,7 @@ impl ShardOp {
                 | ShardOp::PubsubChannels(..)
                 | ShardOp::PubsubNumsub(..)
                 | ShardOp::PubsubPatterns
+                | ShardOp::Snapshot { .. }
         )
     }
 }

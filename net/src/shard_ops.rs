@@ -95,6 +95,10 @@ impl EventLoop {
                 ShardReply::Batch(Some(replies))
             }
             ShardOp::Stats => ShardReply::Stats(Box::new(self.shard_stats())),
+            // Started from the mailbox (atomic.rs), answered when done.
+            ShardOp::Snapshot { .. } => ShardReply::Reply(Reply::error(
+                "ERR a snapshot is started through the shard's mailbox",
+            )),
             ShardOp::ClientList => ShardReply::Clients(crate::client_cmd::list_lines(self)),
             ShardOp::ClientKill(filter) => {
                 ShardReply::Killed(crate::client_cmd::kill(self, &filter))

@@ -141,6 +141,11 @@ impl EventLoop {
             wal.writer.append(RecordType::Batch, &wal.batch)
         };
         wal.changes += wal.records.len() as u64;
+        if let Some(run) = self.snapshot.as_mut() {
+            for record in &wal.records {
+                EventLoop::snapshot_observe(run, record);
+            }
+        }
         wal.records.clear();
         match appended {
             Ok(_) => wal.unstarted = true,
