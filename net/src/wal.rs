@@ -261,7 +261,10 @@ impl EventLoop {
                 wal.fail(what, e);
             }
             None => {
-                wal.writer.complete();
+                if let Err(e) = wal.writer.complete() {
+                    // The group is durable; the log just stays in its segment.
+                    tracing::warn!(shard = self.id, "cannot start a new WAL segment: {e}");
+                }
                 wal.durable = wal.started;
                 if !wal.write_ok {
                     tracing::info!("WAL writes succeed again");
@@ -396,6 +399,5 @@ fn write_now(writer: &mut WalWriter) -> std::io::Result<()> {
         }
         done += n as usize;
     }
-    writer.complete();
-    Ok(())
+    writer.complete()
 }
