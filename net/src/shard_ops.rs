@@ -95,6 +95,7 @@ impl EventLoop {
                 ShardReply::Batch(Some(replies))
             }
             ShardOp::Stats => ShardReply::Stats(Box::new(self.shard_stats())),
+            ShardOp::BackupCut => ShardReply::Reply(Reply::Integer(self.backup_cut() as i64)),
             // Started from the mailbox (atomic.rs), answered when done.
             ShardOp::Snapshot { .. } => ShardReply::Reply(Reply::error(
                 "ERR a snapshot is started through the shard's mailbox",

@@ -351,6 +351,13 @@ impl EventLoop {
         true
     }
 
+    /// BACKUP's cut on this shard (held): every change so far is logged
+    /// and on its way to the file; returns the LSN the cut stops before.
+    pub(crate) fn backup_cut(&mut self) -> u64 {
+        self.wal_submit();
+        self.wal.as_ref().map_or(0, |w| w.writer.next_lsn())
+    }
+
     pub(crate) fn persist_stats(&self) -> crate::ops::PersistStats {
         let mut s = crate::ops::PersistStats {
             loading: self.loading_progress(),
