@@ -122,6 +122,79 @@ fn save_bgsave_lastsave_and_info() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// appendfsync and save change at run time, as in Redis, and writes keep
+/// working (and surviving a restart) across the switches.
+#[test]
+fn config_set_appendfsync_and_save() {
+    let dir = scratch_dir("config-set");
+    let server = tokenginx_with(Options::shards(2).data_dir(&dir));
+    let mut con = redis_client(server.port);
+    let get = |con: &mut redis::Connection, name: &str| -> String {
+        let v: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg(name)
+            .query(con)
+            .unwrap();
+        v[1].clone()
+    };
+    assert_eq!(get(&mut con, "appendfsync"), "everysec");
+    assert_eq!(get(&mut con, "appendonly"), "yes");
+    let mut n = 0;
+    for policy in ["always", "no", "everysec", "always"] {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("appendfsync")
+            .arg(policy)
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(get(&mut con, "appendfsync"), policy);
+        assert_eq!(info_field(&mut con, "wal_appendfsync"), policy);
+        for _ in 0..200 {
+            n += 1;
+            let _: () = con.set(format!("k{n}"), n).unwrap();
+        }
+    }
+    let err = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendfsync")
+        .arg("sometimes")
+        .query::<()>(&mut con)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("argument(s) must be one of the following: always, everysec, no"),
+        "{err}"
+    );
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("save")
+        .arg("100 5 10 1")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(get(&mut con, "save"), "100 5 10 1");
+    let err = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("save")
+        .arg("100")
+        .query::<()>(&mut con)
+        .unwrap_err();
+    assert!(err.to_string().contains("Invalid save parameters"), "{err}");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("save")
+        .arg("")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(get(&mut con, "save"), "");
+    drop(server);
+    let server = tokenginx_with(Options::shards(2).data_dir(&dir));
+    let mut con = redis_client(server.port);
+    let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(size, n);
+    drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn persistence_off_says_so() {
     let server = tokenginx_with(Options::shards(1).env("TOKENGINX_PERSIST_DIR", ""));

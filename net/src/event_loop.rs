@@ -319,6 +319,7 @@ impl EventLoop {
                 WAKE => self.arm_wake(),
                 crate::wal::WAL_WRITE => self.on_wal_write(res),
                 crate::wal::WAL_SYNC => self.on_wal_sync(res),
+                crate::wal::WAL_TICK_SYNC => self.on_wal_tick_sync(res),
                 _ => {}
             }
         }

@@ -93,7 +93,7 @@ impl InfoRequest {
                 let secs = ps.last_save_secs.load(Acquire);
                 PersistFacts {
                     enabled: c.persist.is_some(),
-                    appendfsync: c.persist.as_ref().map_or("", |p| p.appendfsync.name()),
+                    appendfsync: lp.runtime.appendfsync.name(),
                     saving: ps.saving.load(Acquire),
                     scheduled: ps.scheduled.load(Acquire),
                     round_started_ms: ps.round_started_ms.load(Acquire),

@@ -109,6 +109,9 @@ impl EventLoop {
                 self.shard.signals.notify = self.runtime.notify_keyspace_events;
                 self.shard.update_expiry_tracking();
                 self.apply_memory_limit();
+                if let Some(wal) = self.wal.as_mut() {
+                    wal.policy = self.runtime.appendfsync;
+                }
                 ShardReply::Reply(Reply::Ok)
             }
             ShardOp::Publish {
