@@ -239,7 +239,11 @@ impl EventLoop {
             // its clients' input waits, and so does the expiry cycle.
             if self.held_by.is_none() {
                 self.process_dirty();
-                self.tick();
+                // No expiry cycle or eviction before the data is all in,
+                // as in Redis: they would act on half a data set.
+                if self.loading.is_none() {
+                    self.tick();
+                }
             }
             self.handle_signals();
             self.snapshot_step();
