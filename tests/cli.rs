@@ -138,7 +138,9 @@ fn a_port_in_use_exits_1_with_advice() {
     // A plain listener (no SO_REUSEPORT) makes the server's bind fail.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port().to_string();
-    let (code, _, stderr) = run(tokenginx().args(["--port", &port, "--shards", "1"]));
+    let (code, _, stderr) = run(tokenginx()
+        .args(["--port", &port, "--shards", "1"])
+        .env("TOKENGINX_PERSIST_DIR", ""));
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("address already in use"), "{stderr}");
     assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
@@ -151,6 +153,7 @@ fn sigterm_stops_the_server_cleanly() {
     let mut child = tokenginx()
         .args(["--port", "0", "--shards", "1"])
         .env("TOKENGINX_SECURITY_REQUIREPASS", "never-logged")
+        .env("TOKENGINX_PERSIST_DIR", "")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -355,6 +355,10 @@ impl EventLoop {
                 }
                 return;
             }
+            ShardOp::Snapshot { answer } => {
+                self.start_snapshot(answer.then_some(reply_to));
+                return;
+            }
             op => {
                 let silent = matches!(
                     op,
@@ -372,7 +376,6 @@ impl EventLoop {
                 reply
             }
         };
-        self.peers[reply_to.shard].send(Message::Response { reply_to, reply });
-        self.to_wake[reply_to.shard] = true;
+        self.respond(reply_to, reply);
     }
 }

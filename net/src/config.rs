@@ -57,6 +57,77 @@ pub struct ServerConfig {
     /// Version and git hash reported by INFO (`tokenginx_version`, `tokenginx_git_sha1`).
     pub version: &'static str,
     pub git_sha: &'static str,
+    /// Durability; None keeps the data in memory only.
+    pub persist: Option<PersistConfig>,
+}
+
+/// When a write is acknowledged relative to its WAL record reaching the
+/// disk: Redis's appendfsync.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendFsync {
+    /// After an fdatasync covering the record (group commit).
+    Always,
+    /// Written at once, synced once a second.
+    EverySec,
+    /// Written at once, synced when the kernel likes.
+    No,
+}
+
+impl AppendFsync {
+    pub const ALL: [AppendFsync; 3] = [AppendFsync::Always, AppendFsync::EverySec, AppendFsync::No];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AppendFsync::Always => "always",
+            AppendFsync::EverySec => "everysec",
+            AppendFsync::No => "no",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<AppendFsync> {
+        AppendFsync::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(text))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PersistConfig {
+    pub dir: std::path::PathBuf,
+    pub appendfsync: AppendFsync,
+    pub on_corruption: persist::wal::OnCorruption,
+    /// Redis's `save` rules: (seconds, changes) pairs.
+    pub save: Vec<(u64, u64)>,
+    /// WAL growth since the last snapshot that triggers one (0 = never).
+    pub snapshot_wal_size: u64,
+    pub wal_segment_size: u64,
+    pub direct_io: bool,
+}
+
+impl PersistConfig {
+    pub fn new(dir: impl Into<std::path::PathBuf>) -> PersistConfig {
+        PersistConfig {
+            dir: dir.into(),
+            appendfsync: AppendFsync::EverySec,
+            on_corruption: persist::wal::OnCorruption::Fail,
+            save: vec![(3600, 1), (300, 100), (60, 10000)],
+            snapshot_wal_size: 256 << 20,
+            wal_segment_size: 64 << 20,
+            direct_io: true,
+        }
+    }
+}
+
+/// Parses Redis's `save` value: "" or "<seconds> <changes>" pairs.
+pub fn parse_save_rules(text: &str) -> Option<Vec<(u64, u64)>> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if !words.len().is_multiple_of(2) {
+        return None;
+    }
+    words
+        .chunks(2)
+        .map(|pair| Some((pair[0].parse().ok()?, pair[1].parse().ok()?)))
+        .collect()
 }
 
 impl Default for ServerConfig {
@@ -91,6 +162,7 @@ impl Default for ServerConfig {
             allocated: None,
             version: env!("CARGO_PKG_VERSION"),
             git_sha: "unknown",
+            persist: None,
         }
     }
 }

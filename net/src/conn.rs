@@ -73,6 +73,8 @@ pub struct Conn {
     pub dirty: bool,
     /// When the output first stayed over the soft limit (0: it is not over).
     pub soft_limit_since_ms: u64,
+    /// The WAL write group its pending output waits for (0: none).
+    pub wal_wait: u64,
     /// The open transaction, between MULTI and EXEC/DISCARD.
     pub multi: Option<Box<crate::multi::Multi>>,
     /// The blocking command this connection waits in.
@@ -122,6 +124,7 @@ impl Conn {
             barrier: false,
             dirty: false,
             soft_limit_since_ms: 0,
+            wal_wait: 0,
             own_buf: None,
             subs: None,
             multi: None,

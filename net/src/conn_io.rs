@@ -269,6 +269,14 @@ impl EventLoop {
                 }
                 return;
             }
+            if self.output_held(slot) {
+                return;
+            }
+        }
+        let Some(conn) = self.conns[slot as usize].as_mut() else {
+            return;
+        };
+        if conn.sending.is_empty() {
             std::mem::swap(&mut conn.sending, &mut conn.out);
             // A huge reply should not keep its buffer for the connection's life.
             if conn.out.capacity() > 1 << 20 {

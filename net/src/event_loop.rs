@@ -123,6 +123,15 @@ pub struct EventLoop {
     pub(crate) blocked: hashbrown::HashSet<u32>,
     /// The earliest timeout of a blocked connection, Unix ms.
     pub(crate) next_block_deadline: Option<u64>,
+    /// This shard's write-ahead log; None when persistence is off (or
+    /// until its data is loaded).
+    pub(crate) wal: Option<crate::wal::LoopWal>,
+    /// Start-up loading of this shard's data, until done.
+    pub(crate) loading: Option<crate::loading::Loading>,
+    /// Set once every shard has loaded: no more -LOADING checks.
+    pub(crate) all_loaded: bool,
+    /// This shard's part of a snapshot round, while it runs.
+    pub(crate) snapshot: Option<crate::snapshots::SnapshotRun>,
 }
 
 impl EventLoop {
@@ -184,6 +193,10 @@ impl EventLoop {
             waiters: hashbrown::HashMap::new(),
             blocked: hashbrown::HashSet::new(),
             next_block_deadline: None,
+            wal: None,
+            loading: None,
+            all_loaded: false,
+            snapshot: None,
         })
     }
 
@@ -208,10 +221,14 @@ impl EventLoop {
 
     /// Runs until shutdown completes.
     pub fn run(mut self) -> io::Result<()> {
+        self.begin_loading()?;
         self.arm_accept();
         self.arm_wake();
         loop {
             self.now = unix_ms();
+            if self.loading.is_some() {
+                self.load_step()?;
+            }
             self.reap();
             self.bufring.publish();
             for slot in std::mem::take(&mut self.rearm) {
@@ -225,14 +242,17 @@ impl EventLoop {
                 self.tick();
             }
             self.handle_signals();
+            self.snapshot_step();
             // Blocked clients are looked at only when one may be due, not
             // on every iteration: thousands may wait in BLPOP.
             let due = self.next_block_deadline.is_some_and(|d| self.now > d);
             if !self.blocked.is_empty() && (due || self.stopping) {
                 self.next_block_deadline = self.expire_blocked();
             }
+            self.wal_submit();
             self.wake_peers();
             if self.shared.shutdown.load(Ordering::Acquire) && self.shutdown_step() {
+                self.wal_close();
                 return Ok(());
             }
             self.wait()?;
@@ -242,6 +262,8 @@ impl EventLoop {
     pub(crate) fn wait(&mut self) -> io::Result<()> {
         let runnable = !self.dirty.is_empty() && self.held_by.is_none();
         let busy = runnable
+            || self.loading.is_some()
+            || self.snapshot.is_some()
             || !self.mailbox.rx.is_empty()
             || !self.rearm.is_empty()
             || (!self.shard.signals.ready.is_empty() && self.held_by.is_none());
@@ -295,6 +317,8 @@ impl EventLoop {
                 SEND => self.on_send(slot, generation, res),
                 RECV_OWN => self.on_recv_own(slot, generation, res),
                 WAKE => self.arm_wake(),
+                crate::wal::WAL_WRITE => self.on_wal_write(res),
+                crate::wal::WAL_SYNC => self.on_wal_sync(res),
                 _ => {}
             }
         }
@@ -360,6 +384,7 @@ impl EventLoop {
         // Memory can also exceed the share without a write (the limit was
         // lowered, a collection was rewritten): evict here too.
         self.shard.make_room(self.now);
+        self.persist_tick();
     }
 
     /// One iteration of shutdown; true when this loop may exit.

@@ -13,6 +13,7 @@
 //!   connection and server commands.
 
 mod atomic;
+mod backup;
 mod blocking;
 mod bufring;
 mod client_cmd;
@@ -25,18 +26,23 @@ mod conn_io;
 mod event_loop;
 mod gather;
 mod info;
+mod loading;
 mod mesh;
 mod multi;
 mod ops;
+mod persist_cmd;
+mod persist_state;
 mod pubsub;
 mod pubsub_cmd;
 mod requests;
 mod server;
 mod shard_ops;
 mod signals;
+mod snapshots;
 mod together;
+mod wal;
 
-pub use config::{OutputLimit, ServerConfig};
+pub use config::{parse_save_rules, AppendFsync, OutputLimit, PersistConfig, ServerConfig};
 pub use config_cmd::parse_notify_flags;
 pub(crate) use server::Shared;
 pub use server::{ServerHandle, ShutdownTrigger};

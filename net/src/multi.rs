@@ -396,7 +396,8 @@ fn reaches_shards(cmd: ConnCmd) -> bool {
         Info | Client | Config | Publish | Spublish | Pubsub => true,
         Ping | Echo | Hello | Auth | Select | Quit | Reset | Command | Time | Multi | Exec
         | Discard | Watch | Unwatch | Shutdown | Subscribe | Unsubscribe | Psubscribe
-        | Punsubscribe | Ssubscribe | Sunsubscribe => false,
+        | Punsubscribe | Ssubscribe | Sunsubscribe | Save | Bgsave | Bgrewriteaof | Lastsave
+        | Backup => false,
     }
 }
 

@@ -83,6 +83,13 @@ pub enum ShardOp {
         /// A command may grow memory: the owner checks maxmemory first.
         grows: bool,
     },
+    /// This shard's part of a snapshot round (snapshots.rs): answered
+    /// with +OK or an error once the snapshot is committed when `answer`
+    /// (SAVE), not at all otherwise (BGSAVE, save rules).
+    Snapshot { answer: bool },
+    /// BACKUP's cut, run while every shard is held: logs what the shard
+    /// has and answers its WAL's next LSN (backup.rs).
+    BackupCut,
     /// Ends a client's watches; with `check`, replies 1 if one of them
     /// failed (EXEC), else sends no reply (UNWATCH, DISCARD, disconnect).
     Unwatch {
@@ -102,6 +109,7 @@ impl ShardOp {
                 | ShardOp::PubsubChannels(..)
                 | ShardOp::PubsubNumsub(..)
                 | ShardOp::PubsubPatterns
+                | ShardOp::Snapshot { .. }
         )
     }
 }
@@ -144,4 +152,20 @@ pub struct ShardStats {
     pub pubsub_channels: u64,
     pub pubsub_patterns: u64,
     pub blocked_clients: usize,
+    pub persist: PersistStats,
+}
+
+/// A shard's side of INFO persistence.
+#[derive(Default, Clone, Debug)]
+pub struct PersistStats {
+    /// Still loading at start-up: (bytes read, bytes in all).
+    pub loading: Option<(u64, u64)>,
+    pub wal_on: bool,
+    /// Changes logged since this shard's last snapshot.
+    pub changes: u64,
+    pub wal_bytes_since_snapshot: u64,
+    pub write_ok: bool,
+    /// Write groups handed to the disk and those durable.
+    pub groups_started: u64,
+    pub groups_durable: u64,
 }

@@ -21,7 +21,9 @@ impl EventLoop {
                 continue;
             };
             conn.dirty = false;
-            if !conn.closing && !self.stopping {
+            // A connection whose replies wait for the WAL (appendfsync
+            // always) reads nothing more until they are out.
+            if !conn.closing && !self.stopping && conn.wal_wait == 0 {
                 self.process_input(&mut conn, slot);
             }
             conn.drain_ready();
@@ -196,6 +198,19 @@ impl EventLoop {
             );
             return self.reject(conn, spec, error);
         }
+        if !self.all_loaded && !spec.has(proto::table::flags::LOADING) {
+            if self
+                .shared
+                .persist
+                .loading
+                .load(std::sync::atomic::Ordering::Acquire)
+                > 0
+            {
+                let error = "LOADING TokenginX is loading the dataset in memory".to_string();
+                return self.reject(conn, spec, error);
+            }
+            self.all_loaded = true;
+        }
         if conn.multi.is_some() {
             let request = ParsedRequest {
                 args,
@@ -308,7 +323,9 @@ impl EventLoop {
         parts: Vec<(usize, ShardOp)>,
     ) {
         for (part, (shard, op)) in parts.into_iter().enumerate() {
-            if shard == self.id {
+            // A snapshot part answers when it is done, later: even this
+            // shard's goes through the mailbox.
+            if shard == self.id && !matches!(op, ShardOp::Snapshot { .. }) {
                 let reply = self.run_op(conn.db, op);
                 self.publish_signals(Some((slot, &mut *conn)));
                 self.fill(conn, slot, seq, part, reply);

@@ -27,6 +27,7 @@ pub struct Shared {
     /// Subscriptions (channels and patterns, per client) each shard holds,
     /// so publishers skip shards where nobody listens.
     pub subscriptions: Vec<AtomicUsize>,
+    pub persist: crate::persist_state::PersistState,
     peers: Vec<Peer>,
 }
 
@@ -91,6 +92,10 @@ impl ServerHandle {
             addr.set_port(l.local_addr()?.port());
             listeners.push(l);
         }
+        if let Some(persist) = &config.persist {
+            crate::loading::prepare_data_dir(persist, shards)?;
+        }
+        let persistent = config.persist.is_some();
         let (mailboxes, peers) = mesh::build(shards)?;
         let shared = Arc::new(Shared {
             config: ServerConfig { shards, ..config },
@@ -102,6 +107,7 @@ impl ServerHandle {
             started_ms: unix_ms(),
             port: addr.port(),
             subscriptions: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
+            persist: crate::persist_state::PersistState::new(shards, unix_ms(), persistent),
             peers: peers.clone(),
         });
         let cores = core_affinity::get_core_ids().unwrap_or_default();

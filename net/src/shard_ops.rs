@@ -95,6 +95,11 @@ impl EventLoop {
                 ShardReply::Batch(Some(replies))
             }
             ShardOp::Stats => ShardReply::Stats(Box::new(self.shard_stats())),
+            ShardOp::BackupCut => ShardReply::Reply(Reply::Integer(self.backup_cut() as i64)),
+            // Started from the mailbox (atomic.rs), answered when done.
+            ShardOp::Snapshot { .. } => ShardReply::Reply(Reply::error(
+                "ERR a snapshot is started through the shard's mailbox",
+            )),
             ShardOp::ClientList => ShardReply::Clients(crate::client_cmd::list_lines(self)),
             ShardOp::ClientKill(filter) => {
                 ShardReply::Killed(crate::client_cmd::kill(self, &filter))
@@ -209,6 +214,7 @@ impl EventLoop {
         s.receive_buffers_exhausted = self.stats.receive_buffers_exhausted;
         s.pubsub_channels = self.pubsub.channel_count() as u64;
         s.pubsub_patterns = self.pubsub.pattern_count() as u64;
+        s.persist = self.persist_stats();
         // Counted where a client's first key lives, once its wait is noted there.
         let waiting: hashbrown::HashSet<u64> = self
             .waiters

@@ -40,6 +40,7 @@ impl EventLoop {
     /// events having been published. `publisher` is the connection being
     /// served, if it is out of the connection table.
     pub(crate) fn publish_signals(&mut self, publisher: Option<(u32, &mut Conn)>) {
+        self.log_changes();
         if self.shard.signals.tracks_expiry() {
             self.shard.collect_expired();
         }

@@ -344,6 +344,11 @@ command_table! {
         Watch "watch" -2 [NOSCRIPT LOADING STALE FAST ALLOW_BUSY] transactions "Monitors changes to keys to determine the execution of a transaction.";
         Unwatch "unwatch" 1 [NOSCRIPT LOADING STALE FAST ALLOW_BUSY] transactions "Forgets about watched keys of a transaction.";
         Shutdown "shutdown" -1 [ADMIN NOSCRIPT LOADING STALE NO_MULTI ALLOW_BUSY] server "Synchronously saves the database(s) to disk and shuts down the Redis server.";
+        Save "save" 1 [ADMIN NOSCRIPT NO_MULTI] server "Synchronously saves the database(s) to disk.";
+        Bgsave "bgsave" -1 [ADMIN NOSCRIPT] server "Asynchronously saves the database(s) to disk.";
+        Bgrewriteaof "bgrewriteaof" 1 [ADMIN NOSCRIPT] server "Asynchronously rewrites the append-only file to disk.";
+        Backup "backup" -2 [ADMIN NOSCRIPT NO_MULTI] server "Copies the data, consistent across shards, to a directory a server can start from (TokenginX).";
+        Lastsave "lastsave" 1 [LOADING STALE FAST] server "Returns the Unix timestamp of the last successful save to disk.";
         // Pub/Sub
         Subscribe "subscribe" -2 [NOSCRIPT LOADING STALE] pubsub "Listens for messages published to channels.";
         Unsubscribe "unsubscribe" -1 [NOSCRIPT LOADING STALE] pubsub "Stops listening to messages posted to channels.";

@@ -15,6 +15,7 @@ pub struct RawConfig {
     pub limits: RawLimits,
     pub security: RawSecurity,
     pub log: RawLog,
+    pub persist: RawPersist,
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,6 +59,18 @@ pub struct RawSecurity {
 pub struct RawLog {
     pub level: String,
     pub format: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [persist] table")]
+pub struct RawPersist {
+    pub dir: String,
+    pub appendfsync: String,
+    pub on_corruption: String,
+    pub save: String,
+    pub snapshot_wal_size: IntOrText,
+    pub wal_segment_size: IntOrText,
+    pub direct_io: bool,
 }
 
 /// An integer, with "expected an integer" in type errors rather than "i64".

@@ -104,6 +104,33 @@ pub fn render(settings: &Settings, cores: usize) -> String {
         LogFormat::Json => "json",
     };
     w.line("format", string(format), None);
+
+    let p = &settings.persist;
+    w.section("persist");
+    let dir = p.dir.as_ref().map(|d| d.display().to_string());
+    let memory_only = dir
+        .is_none()
+        .then(|| "memory only: nothing survives a restart".to_string());
+    w.line("dir", string(&dir.unwrap_or_default()), memory_only);
+    w.line("appendfsync", string(p.appendfsync.name()), None);
+    let on_corruption = if p.truncate_on_corruption {
+        "truncate"
+    } else {
+        "stop"
+    };
+    w.line("on_corruption", string(on_corruption), None);
+    w.line("save", string(&p.save), None);
+    w.line(
+        "snapshot_wal_size",
+        string(&format_size(p.snapshot_wal_size)),
+        None,
+    );
+    w.line(
+        "wal_segment_size",
+        string(&format_size(p.wal_segment_size)),
+        None,
+    );
+    w.line("direct_io", p.direct_io.to_string(), None);
     w.out
 }
 

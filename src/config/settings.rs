@@ -24,6 +24,7 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub security: SecuritySettings,
     pub log: LogSettings,
+    pub persist: PersistSettings,
     /// Which layer set each non-default key.
     pub origins: Origins,
     pub config_file: Option<PathBuf>,
@@ -94,6 +95,20 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("<redacted>")
     }
+}
+
+#[derive(Debug)]
+pub struct PersistSettings {
+    /// None: `dir = ""`, memory only.
+    pub dir: Option<PathBuf>,
+    pub appendfsync: net::AppendFsync,
+    /// true for "truncate".
+    pub truncate_on_corruption: bool,
+    /// As written (validated).
+    pub save: String,
+    pub snapshot_wal_size: u64,
+    pub wal_segment_size: u64,
+    pub direct_io: bool,
 }
 
 #[derive(Debug)]
@@ -216,11 +231,13 @@ pub fn validate(
             }
         },
     };
+    let persist = check.persist(&raw.persist)?;
     Ok(Settings {
         server,
         limits,
         security,
         log,
+        persist,
         origins,
         config_file,
     })
@@ -378,6 +395,60 @@ impl Checker<'_> {
         Ok(Secret(password.to_string()))
     }
 
+    fn persist(&self, raw: &super::raw::RawPersist) -> Result<PersistSettings, ConfigError> {
+        let appendfsync = net::AppendFsync::parse(raw.appendfsync.trim()).ok_or_else(|| {
+            self.fail(
+                "persist.appendfsync",
+                &quote(&raw.appendfsync),
+                "must be \"always\", \"everysec\" or \"no\"",
+            )
+        })?;
+        let truncate_on_corruption = match raw.on_corruption.trim().to_ascii_lowercase().as_str() {
+            "stop" => false,
+            "truncate" => true,
+            _ => {
+                return Err(self.fail(
+                    "persist.on_corruption",
+                    &quote(&raw.on_corruption),
+                    "must be \"stop\" or \"truncate\"",
+                ))
+            }
+        };
+        if net::parse_save_rules(&raw.save).is_none() {
+            return Err(self.fail(
+                "persist.save",
+                &quote(&raw.save),
+                "must be \"\" or \"<seconds> <changes>\" pairs of whole numbers, e.g. \"3600 1 300 100\"",
+            ));
+        }
+        let size = |key: &str, value: &IntOrText, min: u64| {
+            let bytes = match value {
+                IntOrText::Int(n) => u64::try_from(*n).ok(),
+                IntOrText::Text(text) => parse_size(text),
+            };
+            bytes.filter(|&b| b >= min && b <= i64::MAX as u64).ok_or_else(|| {
+                self.fail(
+                    key,
+                    &value.shown(),
+                    &format!(
+                        "must be a size of at least {}: bytes, or a number with k, kb, m, mb, g or gb",
+                        format_size(min)
+                    ),
+                )
+            })
+        };
+        let dir = raw.dir.trim();
+        Ok(PersistSettings {
+            dir: (!dir.is_empty()).then(|| PathBuf::from(dir)),
+            appendfsync,
+            truncate_on_corruption,
+            save: raw.save.split_whitespace().collect::<Vec<_>>().join(" "),
+            snapshot_wal_size: size("persist.snapshot_wal_size", &raw.snapshot_wal_size, 0)?,
+            wal_segment_size: size("persist.wal_segment_size", &raw.wal_segment_size, 1 << 20)?,
+            direct_io: raw.direct_io,
+        })
+    }
+
     fn log_level(&self, level: &str) -> Result<String, ConfigError> {
         let lower = level.trim().to_ascii_lowercase();
         if LOG_LEVELS.contains(&lower.as_str()) {
@@ -429,6 +500,22 @@ impl Settings {
             allocated: Some(crate::alloc_count::allocated),
             version: crate::build_info::VERSION,
             git_sha: crate::build_info::GIT_SHA,
+            persist: self.persist.dir.as_ref().map(|dir| {
+                let p = &self.persist;
+                net::PersistConfig {
+                    dir: dir.clone(),
+                    appendfsync: p.appendfsync,
+                    on_corruption: if p.truncate_on_corruption {
+                        persist::wal::OnCorruption::Truncate
+                    } else {
+                        persist::wal::OnCorruption::Fail
+                    },
+                    save: net::parse_save_rules(&p.save).unwrap_or_default(),
+                    snapshot_wal_size: p.snapshot_wal_size,
+                    wal_segment_size: p.wal_segment_size,
+                    direct_io: p.direct_io,
+                }
+            }),
         }
     }
 }

@@ -47,12 +47,25 @@ fn log_path(name: &str) -> PathBuf {
         .join(format!("{name}-{}-{n}.log", std::process::id()))
 }
 
+/// A fresh directory under the test target's scratch space.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    static SEQ: AtomicUsize = AtomicUsize::new(0);
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
 /// A child server process that is stopped (SIGTERM, then SIGKILL) on drop.
 pub struct Process {
     child: Option<Child>,
     pub port: u16,
     pub log: PathBuf,
     what: &'static str,
+    /// A data directory the harness made for this server, removed on drop.
+    scratch_dir: Option<PathBuf>,
 }
 
 impl Process {
@@ -128,6 +141,12 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
+        if let Some(dir) = self.scratch_dir.take() {
+            if self.child.is_some() {
+                self.stop();
+            }
+            let _ = std::fs::remove_dir_all(dir);
+        }
         if self.child.is_some() {
             let (_, killed) = self.stop();
             if killed && !std::thread::panicking() {
@@ -148,6 +167,9 @@ pub struct Options {
     pub shards: usize,
     pub env: Vec<(String, String)>,
     pub password: Option<String>,
+    /// The persistence directory; None gives the server a fresh one of its
+    /// own, removed when it stops (tests must not share the default `data`).
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Options {
@@ -156,6 +178,7 @@ impl Options {
             shards,
             env: Vec::new(),
             password: None,
+            data_dir: None,
         }
     }
 
@@ -164,6 +187,12 @@ impl Options {
         self.env
             .push(("TOKENGINX_SECURITY_REQUIREPASS".into(), password.into()));
         self.password = Some(password.into());
+        self
+    }
+
+    /// Keeps the data in `dir`, which outlives the server (restart tests).
+    pub fn data_dir(mut self, dir: &std::path::Path) -> Self {
+        self.data_dir = Some(dir.to_path_buf());
         self
     }
 
@@ -205,6 +234,9 @@ pub fn tokenginx_with(opts: Options) -> Process {
             }
         }
         cmd.env_remove("RUST_LOG");
+        let scratch_dir = opts.data_dir.is_none().then(|| scratch_dir("data"));
+        let data_dir = opts.data_dir.clone().or(scratch_dir.clone()).unwrap();
+        cmd.env("TOKENGINX_PERSIST_DIR", &data_dir);
         for (k, v) in &opts.env {
             cmd.env(k, v);
         }
@@ -214,6 +246,7 @@ pub fn tokenginx_with(opts: Options) -> Process {
             port,
             log,
             what: "tokenginx",
+            scratch_dir,
         };
         if wait_ready(&mut proc) {
             return proc;
@@ -279,6 +312,7 @@ pub fn redis_server(extra: &[&str]) -> Process {
             port,
             log,
             what: "redis-server",
+            scratch_dir: None,
         };
         if wait_ready(&mut proc) {
             return proc;
