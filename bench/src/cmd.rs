@@ -81,12 +81,17 @@ impl Rng {
 pub struct Encoder {
     /// `$<len>\r\n<value>\r\n`, precomputed once.
     value_arg: Vec<u8>,
+    value_size: usize,
+    /// Fill every value with fresh random alphanumerics instead of `x`s, so
+    /// that what a server writes to disk does not compress to nothing (real
+    /// session values hold tokens, not runs of one byte).
+    random_values: bool,
     /// `$2\r\nEX\r\n$<n>\r\n<ttl>\r\n`, or empty without a TTL.
     ttl_args: Vec<u8>,
 }
 
 impl Encoder {
-    pub fn new(value_size: usize, ttl: Option<u64>) -> Self {
+    pub fn new(value_size: usize, ttl: Option<u64>, random_values: bool) -> Self {
         let mut value_arg = format!("${value_size}\r\n").into_bytes();
         value_arg.resize(value_arg.len() + value_size, b'x');
         value_arg.extend_from_slice(b"\r\n");
@@ -99,7 +104,9 @@ impl Encoder {
         };
         Encoder {
             value_arg,
+            value_size,
             ttl_args,
+            random_values,
         }
     }
 
@@ -116,6 +123,11 @@ impl Encoder {
         out.extend_from_slice(b"\r\n");
         if op == Op::Set {
             out.extend_from_slice(&self.value_arg);
+            if self.random_values {
+                // Overwrite the `x`s just appended, keeping the framing.
+                let end = out.len() - 2;
+                out[end - self.value_size..end].fill_with(|| fastrand::alphanumeric() as u8);
+            }
             out.extend_from_slice(&self.ttl_args);
         }
     }
@@ -144,7 +156,7 @@ mod tests {
 
     #[test]
     fn set_with_ttl_is_valid_resp() {
-        let enc = Encoder::new(3, Some(60));
+        let enc = Encoder::new(3, Some(60), false);
         let mut keys = Keys::Sequential { next: 42, end: 43 };
         let mut out = Vec::new();
         enc.push(Op::Set, &mut keys, &mut out);
@@ -157,11 +169,26 @@ mod tests {
 
     #[test]
     fn get_is_valid_resp() {
-        let enc = Encoder::new(100, None);
+        let enc = Encoder::new(100, None, false);
         let mut keys = Keys::Sequential { next: 7, end: 10 };
         let mut out = Vec::new();
         enc.push(Op::Get, &mut keys, &mut out);
         assert_eq!(out, b"*2\r\n$3\r\nGET\r\n$16\r\nkey:000000000007\r\n");
+    }
+
+    #[test]
+    fn random_values_keep_the_framing() {
+        let enc = Encoder::new(8, None, true);
+        let mut keys = Keys::Sequential { next: 1, end: 3 };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        enc.push(Op::Set, &mut keys, &mut a);
+        enc.push(Op::Set, &mut keys, &mut b);
+        let value = |out: &[u8]| out[out.len() - 10..out.len() - 2].to_vec();
+        assert!(a.starts_with(b"*3\r\n$3\r\nSET\r\n$16\r\nkey:000000000001\r\n$8\r\n"));
+        assert!(a.ends_with(b"\r\n") && a.len() == b.len());
+        assert!(value(&a).iter().all(u8::is_ascii_alphanumeric));
+        // 62^8 possible values: two equal ones mean the fill is not random.
+        assert_ne!(value(&a), value(&b));
     }
 
     #[test]

@@ -67,6 +67,10 @@ struct Args {
     /// Keys are drawn uniformly from key:000000000000 .. key:<keyspace-1>.
     #[arg(short = 'r', long, default_value_t = 1_000_000)]
     keyspace: u64,
+    /// Fill each SET value with random letters and digits instead of `x`s
+    /// (for measuring what servers write to disk: `x`s compress to nothing).
+    #[arg(long)]
+    random_values: bool,
     /// Give every SET an expiry (SET key value EX ttl).
     #[arg(long)]
     ttl: Option<u64>,
@@ -260,7 +264,7 @@ fn phase(args: &Args, addr: SocketAddr, name: &'static str, count: u64) -> Resul
             } else {
                 args.pipeline
             },
-            Encoder::new(args.value_size, args.ttl),
+            Encoder::new(args.value_size, args.ttl, args.random_values),
             args.seed.wrapping_add(t as u64),
         );
         let gate = Arc::clone(&start_gate);
