@@ -15,12 +15,16 @@
 # Against redis-server only, the same four scenarios are then run again with
 # redis-benchmark, to check that tgx-load agrees with it (within 10%) on the
 # same server: a throughput figure is only as good as the client measuring it.
+# Then durability, side by side with redis-server (scripts/bench_persist.sh):
+# SET throughput and latency under each appendfsync policy, time to recover
+# 1M keys from a snapshot/RDB and from the log/AOF alone, disk bytes per key.
 # Last, eviction hit ratios of each maxmemory policy against exact LRU, on a
 # Zipf trace and a scan-polluted one (tgx-evict-sim, in process, no server).
 # Results go to bench/RESULTS.md (see scripts/bench_report.py), raw records
 # to bench/results.jsonl.
 #
-# QUICK=1 runs fewer requests and keys, for trying the script out.
+# QUICK=1 runs fewer requests and keys, for trying the script out; PARTS
+# picks parts (default "speed persist evict").
 # TokenginX candidates are optional: one that does not build or does not
 # answer PING within 10 s is reported as skipped.
 set -euo pipefail
@@ -28,10 +32,13 @@ cd "$(dirname "$0")/.."
 
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then
-  REQ_P1=50000 REQ_P16=500000 MEM_KEYS=100000
+  REQ_P1=50000 REQ_P16=500000 MEM_KEYS=100000 RECOVER_KEYS=100000
 else
-  REQ_P1=300000 REQ_P16=3000000 MEM_KEYS=1000000
+  REQ_P1=300000 REQ_P16=3000000 MEM_KEYS=1000000 RECOVER_KEYS=1000000
 fi
+# Which parts run, for trying one out: speed (throughput, memory and the
+# load generator check), persist (fsync policies, recovery, disk use), evict.
+PARTS=${PARTS:-speed persist evict}
 KEYSPACE=1000000
 CONNS=50
 MEM_VALUE=256
@@ -53,6 +60,8 @@ log() { printf '[bench] %s\n' "$*" >&2; }
 cleanup() {
   stop_server
   rm -rf "$WORK"
+  # Data dirs of the persistence part (scripts/bench_persist.sh): gigabytes.
+  [[ -z ${PERSIST_ROOT:-} ]] || rm -rf "$PERSIST_ROOT"
 }
 trap cleanup EXIT
 
@@ -99,8 +108,9 @@ wait_ready() {
   return 1
 }
 
-# start_server NAME CPUS CMD... : starts CMD pinned to CPUS on $PORT.
-start_server() {
+# launch_server NAME CPUS CMD... : starts CMD pinned to CPUS, its output in
+# $WORK/NAME.log, and returns at once.
+launch_server() {
   local name=$1 cpus=$2
   shift 2
   # io_uring buffer rings are locked memory; the default limit is too small
@@ -110,6 +120,12 @@ start_server() {
     exec taskset -c "$cpus" "$@"
   ) >"$WORK/$name.log" 2>&1 &
   SERVER_PID=$!
+}
+
+# start_server NAME CPUS CMD... : starts CMD pinned to CPUS on $PORT and
+# waits until it answers PING.
+start_server() {
+  launch_server "$@"
   wait_ready
 }
 
@@ -160,9 +176,10 @@ measure_memory() {
   cli flushall >/dev/null
 }
 
-# run_scenario SERVER TEST PIPELINE REQUESTS
+# run_scenario SERVER TEST PIPELINE REQUESTS [KIND [EXTRA]]: KIND is the
+# record's kind ("run" by default), EXTRA more JSON fields (`"a":1,`) for it.
 run_scenario() {
-  local server=$1 test=$2 pipeline=$3 requests=$4
+  local server=$1 test=$2 pipeline=$3 requests=$4 kind=${5:-run} extra=${6:-}
   local t0 s0 b0 t1 s1 b1 busy0 irq0 busy1 irq1 result
   t0=$(proc_ticks) s0=$(softirq_ticks) b0=$(busy_ticks)
   result=$(load --test "$test" --pipeline "$pipeline" --requests "$requests" \
@@ -170,10 +187,10 @@ run_scenario() {
   t1=$(proc_ticks) s1=$(softirq_ticks) b1=$(busy_ticks)
   read -r busy0 irq0 <<<"$b0"
   read -r busy1 irq1 <<<"$b1"
-  printf '{"kind":"run","server":"%s","scenario":"%s P%d","proc_ticks":%d,"softirq_ticks":%d,"all_busy_ticks":%d,"all_irq_ticks":%d,"clk_tck":%d,"load":%s}\n' \
-    "$server" "${test^^}" "$pipeline" "$((t1 - t0))" "$((s1 - s0))" "$((busy1 - busy0))" "$((irq1 - irq0))" \
+  printf '{"kind":"%s",%s"server":"%s","scenario":"%s P%d","proc_ticks":%d,"softirq_ticks":%d,"all_busy_ticks":%d,"all_irq_ticks":%d,"clk_tck":%d,"load":%s}\n' \
+    "$kind" "$extra" "$server" "${test^^}" "$pipeline" "$((t1 - t0))" "$((s1 - s0))" "$((busy1 - busy0))" "$((irq1 - irq0))" \
     "$(getconf CLK_TCK)" "$result" >>"$RECORDS"
-  log "$server ${test^^} P$pipeline: $(python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print("%.0f ops/s, p50 %s us, errors %d" % (r["rps"], r["p50_us"], r["errors"]))' "$result")"
+  log "$server ${extra:+${extra//\"/} }${test^^} P$pipeline: $(python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print("%.0f ops/s, p50 %s us, errors %d" % (r["rps"], r["p50_us"], r["errors"]))' "$result")"
 }
 
 # redis_benchmark SERVER TEST PIPELINE REQUESTS: one redis-benchmark run with
@@ -280,25 +297,41 @@ bench_server() {
   stop_server
 }
 
-bench_server redis "$SERVER_CORE" "" \
-  redis-server --bind 127.0.0.1 --port @PORT@ --save '' --appendonly no
+speed_bench() {
+  bench_server redis "$SERVER_CORE" "" \
+    redis-server --bind 127.0.0.1 --port @PORT@ --save '' --appendonly no
 
-for shards in 1 2; do
-  name="tokenginx-${shards}shard"
-  cpus=$SERVER_CORE note=""
-  if [[ $shards == 2 ]]; then
-    # Two shard threads cannot share one core meaningfully: the server gets
-    # both cores and so shares core 1 with the load generator.
-    cpus="$SERVER_CORE,$LOAD_CORE"
-    note="pinned to cores 0,1: shares core 1 with the load generator"
+  # Like redis-server above, TokenginX keeps nothing on disk here (its
+  # default config has a data dir); a build without [persist] settings would
+  # refuse the variable, and keeps nothing anyway.
+  if [[ -x $TGX ]] && tgx_setting_ok TOKENGINX_PERSIST_DIR ""; then
+    export TOKENGINX_PERSIST_DIR=
   fi
-  if [[ $TGX_BUILD_OK == 0 || ! -x $TGX ]]; then
-    printf '{"kind":"skipped","server":"%s","reason":"binary did not build"}\n' "$name" >>"$RECORDS"
-    continue
-  fi
-  bench_server "$name" "$cpus" "$note" \
-    "$TGX" --bind 127.0.0.1 --port @PORT@ --shards "$shards"
-done
+  local shards name cpus note
+  for shards in 1 2; do
+    name="tokenginx-${shards}shard"
+    cpus=$SERVER_CORE note=""
+    if [[ $shards == 2 ]]; then
+      # Two shard threads cannot share one core meaningfully: the server gets
+      # both cores and so shares core 1 with the load generator.
+      cpus="$SERVER_CORE,$LOAD_CORE"
+      note="pinned to cores 0,1: shares core 1 with the load generator"
+    fi
+    if [[ $TGX_BUILD_OK == 0 || ! -x $TGX ]]; then
+      printf '{"kind":"skipped","server":"%s","reason":"binary did not build"}\n' "$name" >>"$RECORDS"
+      continue
+    fi
+    bench_server "$name" "$cpus" "$note" \
+      "$TGX" --bind 127.0.0.1 --port @PORT@ --shards "$shards"
+  done
+  unset TOKENGINX_PERSIST_DIR
+}
+
+# shellcheck source=scripts/bench_persist.sh
+source scripts/bench_persist.sh
+
+[[ " $PARTS " == *" speed "* ]] && speed_bench
+[[ " $PARTS " == *" persist "* ]] && persist_bench
 
 # The raw records are kept beside the report so it can be regenerated.
 cp "$RECORDS" bench/results.jsonl
@@ -307,7 +340,9 @@ python3 scripts/bench_report.py --quick "$QUICK" bench/results.jsonl "$OUT"
 # Eviction hit ratios: in process with a fixed trace, so no server and no
 # pinning (figures move by hundredths of a point: the keyspace's hasher is
 # seeded per process). Alone: cargo run --release -p bench --bin tgx-evict-sim
-log "eviction policies on Zipf and scan traces"
-printf '\n' >>"$OUT"
-target/release/tgx-evict-sim --markdown >>"$OUT"
+if [[ " $PARTS " == *" evict "* ]]; then
+  log "eviction policies on Zipf and scan traces"
+  printf '\n' >>"$OUT"
+  target/release/tgx-evict-sim --markdown >>"$OUT"
+fi
 log "wrote $OUT and bench/results.jsonl"

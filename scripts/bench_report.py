@@ -10,6 +10,7 @@ Each input line is one JSON object with a "kind":
              requests/s and its own CPU ticks
   check_client - the redis-benchmark version used for the checks
   check_failed - the redis-benchmark check stopped part-way, and why
+  persist_*    - the persistence part: see bench_report_persist.py
 """
 
 import argparse
@@ -17,6 +18,8 @@ import datetime
 import json
 import os
 import platform
+
+import bench_report_persist
 
 SCENARIOS = ["SET P1", "GET P1", "SET P16", "GET P16"]
 BASELINE = "redis"
@@ -242,7 +245,10 @@ def main():
     runs, memory = {}, {}
     checks, check_client, check_failed = {}, None, None
     for r in records:
-        kind, server = r["kind"], r["server"]
+        kind = r["kind"]
+        if kind.startswith("persist_"):
+            continue  # bench_report_persist.py
+        server = r["server"]
         if server not in servers:
             servers.append(server)
         if kind == "server":
@@ -335,6 +341,7 @@ def main():
     # Records from before the check existed have none; their report is unchanged.
     if checks or check_client or check_failed:
         out += check_section(runs, checks, check_client, check_failed) + [""]
+    out += bench_report_persist.section(records)
 
     with open(args.out, "w") as f:
         f.write("\n".join(out))
