@@ -32,9 +32,11 @@ cd "$(dirname "$0")/.."
 
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then
-  REQ_P1=50000 REQ_P16=500000 MEM_KEYS=100000 RECOVER_KEYS=100000
+  REQ_P1=50000 REQ_P16=500000 MEM_KEYS=100000
+  PERSIST_ROUNDS=1 PERSIST_RUN=2s RECOVER_KEYS=100000
 else
-  REQ_P1=300000 REQ_P16=3000000 MEM_KEYS=1000000 RECOVER_KEYS=1000000
+  REQ_P1=300000 REQ_P16=3000000 MEM_KEYS=1000000
+  PERSIST_ROUNDS=3 PERSIST_RUN=5s RECOVER_KEYS=1000000
 fi
 # Which parts run, for trying one out: speed (throughput, memory and the
 # load generator check), persist (fsync policies, recovery, disk use), evict.
@@ -176,13 +178,16 @@ measure_memory() {
   cli flushall >/dev/null
 }
 
-# run_scenario SERVER TEST PIPELINE REQUESTS [KIND [EXTRA]]: KIND is the
-# record's kind ("run" by default), EXTRA more JSON fields (`"a":1,`) for it.
+# run_scenario SERVER TEST PIPELINE REQUESTS [KIND [EXTRA]]: REQUESTS is a
+# count, or seconds with an "s" (5s); KIND is the record's kind ("run" by
+# default), EXTRA more JSON fields (`"a":1,`) for it.
 run_scenario() {
   local server=$1 test=$2 pipeline=$3 requests=$4 kind=${5:-run} extra=${6:-}
+  local limit=(--requests "$requests")
+  [[ $requests == *s ]] && limit=(--duration "${requests%s}")
   local t0 s0 b0 t1 s1 b1 busy0 irq0 busy1 irq1 result
   t0=$(proc_ticks) s0=$(softirq_ticks) b0=$(busy_ticks)
-  result=$(load --test "$test" --pipeline "$pipeline" --requests "$requests" \
+  result=$(load --test "$test" --pipeline "$pipeline" "${limit[@]}" \
     --connections "$CONNS" --value-size 100 --keyspace "$KEYSPACE" --cpu "$LOAD_CORE") || return 1
   t1=$(proc_ticks) s1=$(softirq_ticks) b1=$(busy_ticks)
   read -r busy0 irq0 <<<"$b0"

@@ -3,14 +3,16 @@
 # run_scenario, free_port, dbsize) and settings. TokenginX runs with one
 # shard, so that both servers have core 0 and nothing else. Three parts:
 #
-#   1. SET P1 and P16 (the SET scenarios of the main tables) on a fresh
-#      server per fsync policy: TokenginX with [persist] appendfsync always /
-#      everysec / no and with no data dir, redis-server with appendonly yes and
-#      appendfsync always / everysec / no and with `save "" appendonly no`,
-#      one after the other per policy. Snapshot rules are off on both (`save
-#      ""`); background log compaction keeps each server's default (Redis's
-#      auto-aof-rewrite, TokenginX's snapshot_wal_size), and the number of
-#      rewrites and snapshots during the runs is recorded.
+#   1. SET P1 and P16 (the SET scenarios of the main tables, PERSIST_RUN
+#      seconds each) on a fresh server per fsync policy: TokenginX with
+#      [persist] appendfsync always / everysec / no and with no data dir,
+#      redis-server with appendonly yes and appendfsync always / everysec / no
+#      and with `save "" appendonly no`, one after the other per policy, all
+#      of it PERSIST_ROUNDS times (the report takes each row's median round:
+#      on a shared machine one disturbed run says little). Snapshot rules are
+#      off on both (`save ""`); background log compaction keeps each server's
+#      default (Redis's auto-aof-rewrite, TokenginX's snapshot_wal_size), and
+#      the number of rewrites and snapshots during the runs is recorded.
 #   2. Recovery of RECOVER_KEYS keys (256-byte random alphanumeric values,
 #      EX 3600): the server is killed with SIGKILL after the fill, the data
 #      dir's files are written back and dropped from the page cache (fsync +
@@ -135,8 +137,8 @@ redis_cmd() {
 
 # One fsync policy on one server: fresh data dir, SET P1 then SET P16.
 persist_throughput_one() {
-  local server=$1 fsync=$2
-  local dir=$PERSIST_ROOT/$server-$fsync extra="\"fsync\":\"$fsync\","
+  local server=$1 fsync=$2 round=$3
+  local dir=$PERSIST_ROOT/$server-$fsync extra="\"fsync\":\"$fsync\",\"round\":$round,"
   rm -rf "$dir" && mkdir -p "$dir"
   PORT=$(free_port)
   if [[ $server == redis ]]; then redis_cmd "$fsync" "$dir"; else tgx_cmd "$fsync" "$dir"; fi
@@ -147,9 +149,9 @@ persist_throughput_one() {
     return 1
   fi
   local ok=1
-  run_scenario "$server" set 1 "$REQ_P1" persist_run "$extra" &&
-    run_scenario "$server" set 16 "$REQ_P16" persist_run "$extra" || ok=0
-  jrec kind=persist_state "server=$server" "fsync=$fsync" "info=$(persistence_info)" \
+  run_scenario "$server" set 1 "$PERSIST_RUN" persist_run "$extra" &&
+    run_scenario "$server" set 16 "$PERSIST_RUN" persist_run "$extra" || ok=0
+  jrec kind=persist_state "server=$server" "fsync=$fsync" "round=$round" "info=$(persistence_info)" \
     "dir_bytes=$(apparent_bytes "$dir")" "dbsize=$(dbsize)"
   if [[ $ok == 0 ]]; then
     jrec kind=persist_skipped "server=$server" "fsync=$fsync" "reason=a SET run failed part-way"
@@ -315,11 +317,13 @@ persist_bench() {
     jrec kind=persist_server server=tokenginx "version=$("$TGX" --version | head -n 1)"
   fi
   jrec kind=persist_server server=redis "version=$(redis-server --version | head -n 1)"
-  local fsync
-  for fsync in "${PERSIST_MODES[@]}"; do
-    log "persistence: appendfsync $fsync"
-    persist_throughput_one redis "$fsync" || true
-    if [[ $tgx_ok == 1 ]]; then persist_throughput_one tokenginx "$fsync" || true; fi
+  local fsync round
+  for ((round = 1; round <= PERSIST_ROUNDS; round++)); do
+    for fsync in "${PERSIST_MODES[@]}"; do
+      log "persistence: round $round/$PERSIST_ROUNDS, appendfsync $fsync"
+      persist_throughput_one redis "$fsync" "$round" || true
+      if [[ $tgx_ok == 1 ]]; then persist_throughput_one tokenginx "$fsync" "$round" || true; fi
+    done
   done
   log "persistence: recovery of $RECOVER_KEYS keys"
   if ! persist_recovery_redis; then

@@ -76,7 +76,21 @@ def _to_pong(rec):
     return None if pong is None else pong - rec["t0"]
 
 
-def _throughput(runs, states):
+def _median_run(runs):
+    """The round with the median throughput (the lower one of an even count)."""
+    ordered = sorted(runs, key=lambda r: r["load"]["rps"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def _spread(rounds):
+    """min-max ops/s over the rounds, or "" for a single round."""
+    if not rounds or len(rounds) < 2:
+        return ""
+    rps = [r["load"]["rps"] for r in rounds]
+    return f" ({min(rps) / 1000:,.0f}k-{max(rps) / 1000:,.0f}k)"
+
+
+def _throughput(runs, rounds, states):
     lines = [
         "### SET throughput by fsync policy",
         "",
@@ -86,6 +100,14 @@ def _throughput(runs, states):
         " at the same policy, and each server over its own `off` row.",
         "",
     ]
+    n = max((len(rs) for rs in rounds.values()), default=0)
+    if n > 1:
+        lines += [
+            f"Every row is the median of {n} rounds by ops/s (all policies and both servers once"
+            " per round, in turn), with that round's latency and CPU; in brackets the lowest and"
+            " highest ops/s of the rounds. Other load: in that round, Redis then TokenginX.",
+            "",
+        ]
     for scenario in SCENARIOS:
         lines += [
             f"#### {scenario}",
@@ -103,9 +125,11 @@ def _throughput(runs, states):
             p99 = lambda x: x["load"]["p99_us"] if x else None
             cpu = lambda x: _cpu_us_per_op(x) if x else None
             other = ", ".join(_fmt(_other_load(x), 2) for x in (r, t) if x)
+            r_sp = _spread(rounds.get(("redis", policy, scenario)))
+            t_sp = _spread(rounds.get(("tokenginx", policy, scenario)))
             lines.append(
-                f"| {policy} | {_fmt(rps(r))} | {_fmt(p50(r), 1)} | {_fmt(p99(r), 1)} | {_fmt(cpu(r), 2)}"
-                f" | {_fmt(rps(t))} | {_fmt(p50(t), 1)} | {_fmt(p99(t), 1)} | {_fmt(cpu(t), 2)}"
+                f"| {policy} | {_fmt(rps(r))}{r_sp} | {_fmt(p50(r), 1)} | {_fmt(p99(r), 1)} | {_fmt(cpu(r), 2)}"
+                f" | {_fmt(rps(t))}{t_sp} | {_fmt(p50(t), 1)} | {_fmt(p99(t), 1)} | {_fmt(cpu(t), 2)}"
                 f" | {_fmt_ratio(_ratio(rps(t), rps(r)))} | {_fmt_ratio(_ratio(p99(t), p99(r)))}"
                 f" | {_fmt_ratio(_ratio(rps(r), rps(r_off))) if policy != 'off' else ''}"
                 f" | {_fmt_ratio(_ratio(rps(t), rps(t_off))) if policy != 'off' else ''}"
@@ -116,15 +140,19 @@ def _throughput(runs, states):
     notes = []
     for server in SERVERS:
         for policy in POLICIES[1:]:
-            info = states.get((server, policy), {}).get("info") or {}
-            counts = [f"{k} {info[k]}" for k in ("aof_rewrites", "rdb_saves") if k in info]
+            infos = [st.get("info") or {} for st in states.get((server, policy), [])]
+            counts = [
+                f"{k} {'+'.join(i[k] for i in infos)}"
+                for k in ("aof_rewrites", "rdb_saves")
+                if infos and all(k in i for i in infos)
+            ]
             if counts:
                 notes.append(f"{server} {policy}: {', '.join(counts)}")
     if notes:
         lines += [
             "Background compaction kept each server's default (Redis: auto-aof-rewrite at 100%"
             " growth over 64mb; TokenginX: a snapshot per snapshot_wal_size of log). Counted over"
-            " both runs, from INFO persistence: " + "; ".join(notes) + ".",
+            " both runs of each round (rounds joined by +), from INFO persistence: " + "; ".join(notes) + ".",
             "",
         ]
     return lines
@@ -245,14 +273,14 @@ def section(records):
     recs = [r for r in records if r["kind"].startswith("persist_")]
     if not recs:
         return []
-    runs, states, recovery, fills, disks, skipped, versions = {}, {}, {}, {}, [], [], {}
+    rounds, states, recovery, fills, disks, skipped, versions = {}, {}, {}, {}, [], [], {}
     probe = None
     for r in recs:
         kind = r["kind"]
         if kind == "persist_run":
-            runs[(r["server"], r["fsync"], r["scenario"])] = r
+            rounds.setdefault((r["server"], r["fsync"], r["scenario"]), []).append(r)
         elif kind == "persist_state":
-            states[(r["server"], r["fsync"])] = r
+            states.setdefault((r["server"], r["fsync"]), []).append(r)
         elif kind == "persist_recovery":
             recovery[(r["server"], r["source"])] = r
         elif kind == "persist_fill":
@@ -266,6 +294,7 @@ def section(records):
             versions[r["server"]] = r["version"]
         elif kind == "persist_fsync":
             probe = r
+    runs = {key: _median_run(rs) for key, rs in rounds.items()}
     lines = ["## Persistence", ""]
     lines.append(
         "scripts/bench_persist.sh. TokenginX runs with one shard; both servers pinned to core 0,"
@@ -284,7 +313,8 @@ def section(records):
     for s in skipped:
         lines.append(f"- **skipped** {s}")
     lines.append("")
-    noise = sorted(x for x in (_other_load(r) for r in runs.values()) if x is not None)
+    every_run = [r for rs in rounds.values() for r in rs]
+    noise = sorted(x for x in (_other_load(r) for r in every_run) if x is not None)
     if noise and noise[len(noise) // 2] > 0.2:
         lines += [
             f"**Caution:** other work used a median of {noise[len(noise) // 2]:.2f} cores during these"
@@ -292,7 +322,7 @@ def section(records):
             "",
         ]
     lines += _targets(runs, recovery, disks)
-    lines += _throughput(runs, states)
+    lines += _throughput(runs, rounds, states)
     lines += _recovery(recovery, fills)
     lines += _disk(disks)
     return lines
