@@ -270,10 +270,10 @@ persist_recovery_tgx() {
   rm -rf "$dir"
 }
 
-# fsync latency of this disk, once: 500 appends of 128 bytes, each followed
+# fsync latency of this disk: 500 appends of 128 bytes, each followed
 # by fsync, in the data dir root (the cost every `always` write waits for).
 persist_fsync_probe() {
-  local result
+  local when=$1 result
   result=$(python3 - "$PERSIST_ROOT/fsync-probe" <<'EOF'
 import json, os, sys, time
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
@@ -290,9 +290,9 @@ q = lambda p: round(lat[min(int(p * len(lat)), len(lat) - 1)] * 1e6, 1)
 print(json.dumps({"n": len(lat), "p50_us": q(0.5), "p99_us": q(0.99), "max_us": round(lat[-1] * 1e6, 1)}))
 EOF
   )
-  jrec kind=persist_fsync "fs=$(stat -f -c %T "$PERSIST_ROOT")" "device=$(df --output=source "$PERSIST_ROOT" | tail -n 1)" \
+  jrec kind=persist_fsync "when=$when" "fs=$(stat -f -c %T "$PERSIST_ROOT")" "device=$(df --output=source "$PERSIST_ROOT" | tail -n 1)" \
     "probe=$result"
-  log "fsync of a 128-byte append on $(df --output=source "$PERSIST_ROOT" | tail -n 1): $result"
+  log "fsync of a 128-byte append ($when) on $(df --output=source "$PERSIST_ROOT" | tail -n 1): $result"
 }
 
 persist_bench() {
@@ -304,7 +304,8 @@ persist_bench() {
     jrec kind=persist_skipped server=all "reason=data dir on $fs, where fsync is free"
     return 0
   fi
-  persist_fsync_probe
+  # The disk is shared too: its latency is probed before and after.
+  persist_fsync_probe before
   local tgx_ok=1
   if [[ $TGX_BUILD_OK == 0 || ! -x $TGX ]]; then
     tgx_ok=0
@@ -336,5 +337,6 @@ persist_bench() {
     jrec kind=persist_skipped server=tokenginx source=recovery "reason=a recovery step failed part-way"
   fi
   crash_server
+  persist_fsync_probe after
   rm -rf "$PERSIST_ROOT"
 }

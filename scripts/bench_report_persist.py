@@ -274,7 +274,7 @@ def section(records):
     if not recs:
         return []
     rounds, states, recovery, fills, disks, skipped, versions = {}, {}, {}, {}, [], [], {}
-    probe = None
+    probes = []
     for r in recs:
         kind = r["kind"]
         if kind == "persist_run":
@@ -293,7 +293,7 @@ def section(records):
         elif kind == "persist_server":
             versions[r["server"]] = r["version"]
         elif kind == "persist_fsync":
-            probe = r
+            probes.append(r)
     runs = {key: _median_run(rs) for key, rs in rounds.items()}
     lines = ["## Persistence", ""]
     lines.append(
@@ -304,11 +304,12 @@ def section(records):
     for server in SERVERS:
         if server in versions:
             lines.append(f"- {server}: `{versions[server]}`")
-    if probe:
+    for probe in probes:
         p = probe["probe"]
         lines.append(
-            f"- Disk: `{probe['device']}` ({probe['fs']}); fsync after a 128-byte append, {p['n']} times:"
-            f" p50 {p['p50_us']} us, p99 {p['p99_us']} us, max {p['max_us']} us."
+            f"- Disk: `{probe['device']}` ({probe['fs']}); fsync after a 128-byte append, {p['n']} times,"
+            f" {probe.get('when', 'once')} the runs: p50 {p['p50_us']} us, p99 {p['p99_us']} us,"
+            f" max {p['max_us']} us."
         )
     for s in skipped:
         lines.append(f"- **skipped** {s}")
