@@ -25,6 +25,8 @@
 #      snapshot_wal_size 0) and loading its snapshot (after SAVE). Each
 #      server's own log line about the load is kept as well. Also timed: a
 #      start on an empty data dir, the floor under every recovery figure.
+#      Every timed start is done RECOVER_ROUNDS times; the report shows the
+#      median.
 #   3. Disk bytes per key: the data dir (or file) as written by the fill and
 #      after compaction: TokenginX after SAVE, Redis's RDB and its AOF after
 #      BGREWRITEAOF.
@@ -36,6 +38,9 @@ PERSIST_ROOT=$PWD/target/bench-persist
 RECOVER_VALUE=256
 RECOVER_TTL=3600
 RECOVER_TIMEOUT_S=600
+# Each timed start is repeated (crash, drop the cache, start): the report
+# takes the median.
+RECOVER_ROUNDS=3
 PERSIST_MODES=(off no everysec always)
 
 # jrec KEY=VALUE... : appends one JSON record to $RECORDS. A VALUE that is
@@ -176,15 +181,22 @@ persist_disk() {
     "apparent_bytes=$(apparent_bytes "$path")" "allocated_bytes=$(allocated_bytes "$path")" "files=$files"
 }
 
-# timed_start SERVER SOURCE DIR CMD...: crashes the running server (if any),
-# drops DIR's files from the page cache, starts CMD and records the time to
-# its first +PONG. Leaves the new server running.
+# timed_start SERVER SOURCE DIR CMD...: RECOVER_ROUNDS times, crashes the
+# running server (if any), drops DIR's files from the page cache, starts CMD
+# and records the time to its first +PONG. Leaves the last server running.
 timed_start() {
-  local server=$1 source=$2 dir=$3
-  shift 3
+  local round
+  for ((round = 1; round <= RECOVER_ROUNDS; round++)); do
+    timed_start_once "$round" "$@" || return 1
+  done
+}
+
+timed_start_once() {
+  local round=$1 server=$2 source=$3 dir=$4
+  shift 4
   crash_server
   evict_cache "$dir"
-  local cached name="recover-$server-$source" t0 wait_json ready=
+  local cached name="recover-$server-$source-$round" t0 wait_json ready=
   cached=$(cached_bytes "$dir")
   # The poller starts first and says when it is ready, so that its own
   # start-up is not part of the figure; then it gets the server's PID.
@@ -208,10 +220,10 @@ timed_start() {
     crash_server
     return 1
   fi
-  jrec kind=persist_recovery "server=$server" "source=$source" "keys=$RECOVER_KEYS" "t0=$t0" \
+  jrec kind=persist_recovery "server=$server" "source=$source" "round=$round" "keys=$RECOVER_KEYS" "t0=$t0" \
     "wait=$wait_json" "dbsize=$(dbsize)" "cached_bytes_before=$cached" \
     "data_bytes=$(apparent_bytes "$dir")" "log_line=$(load_log_line "$WORK/$name.log")"
-  log "$server from $source: $(python3 -c 'import json, sys; w = json.loads(sys.argv[2]); print("%.3f s to PONG" % (w["pong_at"] - float(sys.argv[1])))' "$t0" "$wait_json"), DBSIZE $(dbsize)"
+  log "$server from $source ($round/$RECOVER_ROUNDS): $(python3 -c 'import json, sys; w = json.loads(sys.argv[2]); print("%.3f s to PONG" % (w["pong_at"] - float(sys.argv[1])))' "$t0" "$wait_json"), DBSIZE $(dbsize)"
 }
 
 persist_recovery_redis() {

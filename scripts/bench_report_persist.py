@@ -90,6 +90,12 @@ def _spread(rounds):
     return f" ({min(rps) / 1000:,.0f}k-{max(rps) / 1000:,.0f}k)"
 
 
+def _median_start(starts):
+    """The timed start with the median time to +PONG (the lower of two)."""
+    ordered = sorted(starts, key=lambda r: _to_pong(r) or float("inf"))
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def _throughput(runs, rounds, states):
     lines = [
         "### SET throughput by fsync policy",
@@ -158,7 +164,7 @@ def _throughput(runs, rounds, states):
     return lines
 
 
-def _recovery(recs, fills):
+def _recovery(recs, restarts, fills):
     lines = [
         "### Recovery",
         "",
@@ -173,6 +179,12 @@ def _recovery(recs, fills):
             " a loading server answers -LOADING). The floor rows are a start on an empty data dir:"
             " process start-up alone. Server log: the load time the server itself printed."
         )
+        n = max((len(rs) for rs in restarts.values()), default=0)
+        if n > 1:
+            lines[-1] += (
+                f" Each start was done {n} times (crash, cache dropped, start); the row is the"
+                " median by time to +PONG, in brackets the fastest and slowest."
+            )
         lines.append("")
     lines += [
         "| recovery from | DBSIZE after | to +PONG s | -LOADING answers | server log | data dir MB | page cache before |",
@@ -185,8 +197,10 @@ def _recovery(recs, fills):
             continue
         log_s = _log_seconds(rec.get("log_line")) if source != "empty" else None
         log_cell = f"{log_s:.3f} s" if log_s is not None else "-"
+        times = [_to_pong(r) for r in restarts[(server, source)] if _to_pong(r) is not None]
+        spread = f" ({min(times):.3f}-{max(times):.3f})" if len(times) > 1 else ""
         lines.append(
-            f"| {label} | {rec['dbsize']:,} | {_fmt(_to_pong(rec), 3)} | {rec['wait']['loading_replies']}"
+            f"| {label} | {rec['dbsize']:,} | {_fmt(_to_pong(rec), 3)}{spread} | {rec['wait']['loading_replies']}"
             f" | {log_cell} | {rec['data_bytes'] / 1e6:,.1f} | {rec['cached_bytes_before']:,} B |"
         )
     lines.append("")
@@ -282,7 +296,7 @@ def section(records):
         elif kind == "persist_state":
             states.setdefault((r["server"], r["fsync"]), []).append(r)
         elif kind == "persist_recovery":
-            recovery[(r["server"], r["source"])] = r
+            recovery.setdefault((r["server"], r["source"]), []).append(r)
         elif kind == "persist_fill":
             fills[r["server"]] = r
         elif kind == "persist_disk":
@@ -295,6 +309,8 @@ def section(records):
         elif kind == "persist_fsync":
             probes.append(r)
     runs = {key: _median_run(rs) for key, rs in rounds.items()}
+    restarts = recovery
+    recovery = {key: _median_start(rs) for key, rs in restarts.items()}
     lines = ["## Persistence", ""]
     lines.append(
         "scripts/bench_persist.sh. TokenginX runs with one shard; both servers pinned to core 0,"
@@ -324,6 +340,6 @@ def section(records):
         ]
     lines += _targets(runs, recovery, disks)
     lines += _throughput(runs, rounds, states)
-    lines += _recovery(recovery, fills)
+    lines += _recovery(recovery, restarts, fills)
     lines += _disk(disks)
     return lines
