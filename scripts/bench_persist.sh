@@ -9,10 +9,11 @@
 #      redis-server with appendonly yes and appendfsync always / everysec / no
 #      and with `save "" appendonly no`, one after the other per policy, all
 #      of it PERSIST_ROUNDS times (the report takes each row's median round:
-#      on a shared machine one disturbed run says little). Snapshot rules are
-#      off on both (`save ""`); background log compaction keeps each server's
-#      default (Redis's auto-aof-rewrite, TokenginX's snapshot_wal_size), and
-#      the number of rewrites and snapshots during the runs is recorded.
+#      on a shared machine one disturbed run says little). Snapshots and log
+#      compaction are off on both (`save ""`; Redis auto-aof-rewrite-percentage
+#      0, TokenginX snapshot_wal_size 0): what is measured is the cost of the
+#      log and of its fsync policy, not of a background rewrite that happens
+#      to start during one run and not another.
 #   2. Recovery of RECOVER_KEYS keys (256-byte random alphanumeric values,
 #      EX 3600): the server is killed with SIGKILL after the fill, the data
 #      dir's files are written back and dropped from the page cache (fsync +
@@ -26,7 +27,8 @@
 #      server's own log line about the load is kept as well. Also timed: a
 #      start on an empty data dir, the floor under every recovery figure.
 #      Every timed start is done RECOVER_ROUNDS times; the report shows the
-#      median.
+#      median. Then RECOVER_ROUNDS more with the files left in the page cache
+#      (warm: a process restart rather than a machine's).
 #   3. Disk bytes per key: the data dir (or file) as written by the fill and
 #      after compaction: TokenginX after SAVE, Redis's RDB and its AOF after
 #      BGREWRITEAOF.
@@ -42,6 +44,7 @@ RECOVER_TIMEOUT_S=600
 # takes the median.
 RECOVER_ROUNDS=3
 PERSIST_MODES=(off no everysec always)
+TGX_NO_AUTO=()
 
 # jrec KEY=VALUE... : appends one JSON record to $RECORDS. A VALUE that is
 # valid JSON is kept as such (numbers, objects, null), anything else is a
@@ -113,21 +116,22 @@ load_log_line() {
 # would stop an older binary at start-up: unknown setting).
 tgx_setting_ok() { env "$1=$2" "$TGX" --check-config >/dev/null 2>&1; }
 
-# tgx_cmd FSYNC DIR [ENV...]: the TokenginX command line, in CMD, for one
-# fsync policy ("off" = no data dir), with snapshot rules off.
+# tgx_cmd FSYNC DIR: the TokenginX command line, in CMD, for one fsync
+# policy ("off" = no data dir), with no snapshot but on request.
 tgx_cmd() {
   local fsync=$1 dir=$2
-  shift 2
   CMD=(env)
   if [[ $fsync == off ]]; then
     CMD+=(TOKENGINX_PERSIST_DIR=)
   else
     CMD+=("TOKENGINX_PERSIST_DIR=$dir" "TOKENGINX_PERSIST_APPENDFSYNC=$fsync" TOKENGINX_PERSIST_SAVE=)
+    CMD+=("${TGX_NO_AUTO[@]}")
   fi
-  CMD+=("$@" "$TGX" --bind 127.0.0.1 --port "$PORT" --shards 1)
+  CMD+=("$TGX" --bind 127.0.0.1 --port "$PORT" --shards 1)
 }
 
-# redis_cmd FSYNC DIR [ARGS...]: the same for redis-server.
+# redis_cmd FSYNC DIR [ARGS...]: the same for redis-server: no RDB but on
+# request, and an AOF that is not rewritten but on request.
 redis_cmd() {
   local fsync=$1 dir=$2
   shift 2
@@ -135,7 +139,7 @@ redis_cmd() {
   if [[ $fsync == off ]]; then
     CMD+=(--appendonly no)
   else
-    CMD+=(--appendonly yes --appendfsync "$fsync")
+    CMD+=(--appendonly yes --appendfsync "$fsync" --auto-aof-rewrite-percentage 0)
   fi
   CMD+=("$@")
 }
@@ -185,18 +189,20 @@ persist_disk() {
 # running server (if any), drops DIR's files from the page cache, starts CMD
 # and records the time to its first +PONG. Leaves the last server running.
 timed_start() {
-  local round
-  for ((round = 1; round <= RECOVER_ROUNDS; round++)); do
-    timed_start_once "$round" "$@" || return 1
+  local round cache
+  for cache in cold warm; do
+    for ((round = 1; round <= RECOVER_ROUNDS; round++)); do
+      timed_start_once "$cache" "$round" "$@" || return 1
+    done
   done
 }
 
 timed_start_once() {
-  local round=$1 server=$2 source=$3 dir=$4
-  shift 4
+  local cache=$1 round=$2 server=$3 source=$4 dir=$5
+  shift 5
   crash_server
-  evict_cache "$dir"
-  local cached name="recover-$server-$source-$round" t0 wait_json ready=
+  [[ $cache == warm ]] || evict_cache "$dir"
+  local cached name="recover-$server-$source-$cache-$round" t0 wait_json ready=
   cached=$(cached_bytes "$dir")
   # The poller starts first and says when it is ready, so that its own
   # start-up is not part of the figure; then it gets the server's PID.
@@ -220,18 +226,19 @@ timed_start_once() {
     crash_server
     return 1
   fi
-  jrec kind=persist_recovery "server=$server" "source=$source" "round=$round" "keys=$RECOVER_KEYS" "t0=$t0" \
+  jrec kind=persist_recovery "server=$server" "source=$source" "cache=$cache" "round=$round" "keys=$RECOVER_KEYS" "t0=$t0" \
     "wait=$wait_json" "dbsize=$(dbsize)" "cached_bytes_before=$cached" \
     "data_bytes=$(apparent_bytes "$dir")" "log_line=$(load_log_line "$WORK/$name.log")"
-  log "$server from $source ($round/$RECOVER_ROUNDS): $(python3 -c 'import json, sys; w = json.loads(sys.argv[2]); print("%.3f s to PONG" % (w["pong_at"] - float(sys.argv[1])))' "$t0" "$wait_json"), DBSIZE $(dbsize)"
+  log "$server from $source, $cache ($round/$RECOVER_ROUNDS): $(python3 -c 'import json, sys; w = json.loads(sys.argv[2]); print("%.3f s to PONG" % (w["pong_at"] - float(sys.argv[1])))' "$t0" "$wait_json"), DBSIZE $(dbsize)"
 }
 
 persist_recovery_redis() {
   local dir=$PERSIST_ROOT/redis-recovery
   rm -rf "$dir" && mkdir -p "$dir"
   PORT=$(free_port)
-  # The AOF as the commands were written: no RDB preamble, no rewrite.
-  redis_cmd everysec "$dir" --aof-use-rdb-preamble no --auto-aof-rewrite-percentage 0
+  # The AOF as the commands were written: no RDB preamble (and, as always
+  # here, no automatic rewrite).
+  redis_cmd everysec "$dir" --aof-use-rdb-preamble no
   local aof=("${CMD[@]}")
   timed_start redis empty "$dir" "${aof[@]}" || return 1
   log "redis: filling $RECOVER_KEYS keys x ${RECOVER_VALUE} B with TTL"
@@ -254,14 +261,10 @@ persist_recovery_redis() {
 }
 
 persist_recovery_tgx() {
-  local dir=$PERSIST_ROOT/tokenginx-recovery no_auto=()
+  local dir=$PERSIST_ROOT/tokenginx-recovery
   rm -rf "$dir" && mkdir -p "$dir"
   PORT=$(free_port)
-  # No snapshot before SAVE, however large the WAL grows.
-  if tgx_setting_ok TOKENGINX_PERSIST_SNAPSHOT_WAL_SIZE 0; then
-    no_auto=(TOKENGINX_PERSIST_SNAPSHOT_WAL_SIZE=0)
-  fi
-  tgx_cmd everysec "$dir" "${no_auto[@]}"
+  tgx_cmd everysec "$dir"
   local wal=("${CMD[@]}")
   timed_start tokenginx empty "$dir" "${wal[@]}" || return 1
   log "tokenginx: filling $RECOVER_KEYS keys x ${RECOVER_VALUE} B with TTL"
@@ -302,7 +305,7 @@ q = lambda p: round(lat[min(int(p * len(lat)), len(lat) - 1)] * 1e6, 1)
 print(json.dumps({"n": len(lat), "p50_us": q(0.5), "p99_us": q(0.99), "max_us": round(lat[-1] * 1e6, 1)}))
 EOF
   )
-  jrec kind=persist_fsync "when=$when" "fs=$(stat -f -c %T "$PERSIST_ROOT")" "device=$(df --output=source "$PERSIST_ROOT" | tail -n 1)" \
+  jrec kind=persist_fsync "when=$when" "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)" "fs=$(stat -f -c %T "$PERSIST_ROOT")" "device=$(df --output=source "$PERSIST_ROOT" | tail -n 1)" \
     "probe=$result"
   log "fsync of a 128-byte append ($when) on $(df --output=source "$PERSIST_ROOT" | tail -n 1): $result"
 }
@@ -328,6 +331,12 @@ persist_bench() {
     log "persistence: this tokenginx has no [persist] settings; redis-server only"
   else
     jrec kind=persist_server server=tokenginx "version=$("$TGX" --version | head -n 1)"
+    # No snapshot but on request, however large the WAL grows (a build
+    # without the setting takes none by size anyway).
+    TGX_NO_AUTO=()
+    if tgx_setting_ok TOKENGINX_PERSIST_SNAPSHOT_WAL_SIZE 0; then
+      TGX_NO_AUTO=(TOKENGINX_PERSIST_SNAPSHOT_WAL_SIZE=0)
+    fi
   fi
   jrec kind=persist_server server=redis "version=$(redis-server --version | head -n 1)"
   local fsync round

@@ -154,13 +154,18 @@ def _throughput(runs, rounds, states):
             ]
             if counts:
                 notes.append(f"{server} {policy}: {', '.join(counts)}")
-    if notes:
-        lines += [
-            "Background compaction kept each server's default (Redis: auto-aof-rewrite at 100%"
-            " growth over 64mb; TokenginX: a snapshot per snapshot_wal_size of log). Counted over"
-            " both runs of each round (rounds joined by +), from INFO persistence: " + "; ".join(notes) + ".",
-            "",
-        ]
+    lines += [
+        "No snapshot and no log compaction ran during these runs (`save \"\"` on both, Redis"
+        " `auto-aof-rewrite-percentage 0`, TokenginX `snapshot_wal_size 0`): the figures are the"
+        " cost of the log and its fsync policy alone."
+        + (
+            " Rewrites and snapshots counted by INFO persistence after both runs of each round"
+            " (rounds joined by +): " + "; ".join(notes) + "."
+            if notes
+            else ""
+        ),
+        "",
+    ]
     return lines
 
 
@@ -171,43 +176,59 @@ def _recovery(recs, restarts, fills):
     ]
     fill = next(iter(fills.values()), None)
     if fill:
-        lines.append(
+        n = max((len(rs) for rs in restarts.values()), default=0)
+        lines += [
             f"{fill['load']['requests']:,} keys, {fill['load']['value_size']}-byte random alphanumeric"
             f" values, `EX {fill['load']['ttl']}`, written with tgx-load (pipeline 64) under appendfsync"
-            " everysec; then SIGKILL, the data dir's files written back and dropped from the page cache,"
-            " and a timed start: from starting the process to the first +PONG (PING polled every 2 ms;"
-            " a loading server answers -LOADING). The floor rows are a start on an empty data dir:"
-            " process start-up alone. Server log: the load time the server itself printed."
-        )
-        n = max((len(rs) for rs in restarts.values()), default=0)
-        if n > 1:
-            lines[-1] += (
-                f" Each start was done {n} times (crash, cache dropped, start); the row is the"
-                " median by time to +PONG, in brackets the fastest and slowest."
+            " everysec; then SIGKILL and a timed start: from starting the process to the first +PONG"
+            " (PING polled every 2 ms; a loading server answers -LOADING). Cold: the data dir's files"
+            " written back and dropped from the page cache before the start (a machine restart);"
+            " warm: left in the cache by the start before (a process restart)."
+            + (
+                f" Each start was done {n} times; a cell is the median by time to +PONG, in brackets"
+                " the fastest and slowest."
+                if n > 1
+                else ""
             )
-        lines.append("")
+            + " The floor rows are a start on an empty data dir: process start-up alone. Server log:"
+            " the load time the server itself printed (median start).",
+            "",
+        ]
     lines += [
-        "| recovery from | DBSIZE after | to +PONG s | -LOADING answers | server log | data dir MB | page cache before |",
-        "|---|---:|---:|---:|---|---:|---:|",
+        "| recovery from | DBSIZE after | cold: to +PONG s | cold: server log | warm: to +PONG s"
+        " | warm: server log | -LOADING answers | data dir MB | page cache before, cold / warm |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for server, source, label in SOURCES:
-        rec = recs.get((server, source))
+
+    def cells(server, source, cache):
+        rec = recs.get((server, source, cache))
         if rec is None:
-            lines.append(f"| {label} | - | - | - | - | - | - |")
-            continue
-        log_s = _log_seconds(rec.get("log_line")) if source != "empty" else None
-        log_cell = f"{log_s:.3f} s" if log_s is not None else "-"
-        times = [_to_pong(r) for r in restarts[(server, source)] if _to_pong(r) is not None]
+            return None, "-", "-"
+        times = [_to_pong(r) for r in restarts[(server, source, cache)] if _to_pong(r) is not None]
         spread = f" ({min(times):.3f}-{max(times):.3f})" if len(times) > 1 else ""
+        log_s = _log_seconds(rec.get("log_line")) if source != "empty" else None
+        return rec, f"{_fmt(_to_pong(rec), 3)}{spread}", (f"{log_s:.3f} s" if log_s is not None else "-")
+
+    for server, source, label in SOURCES:
+        cold, cold_t, cold_log = cells(server, source, "cold")
+        warm, warm_t, warm_log = cells(server, source, "warm")
+        rec = cold or warm
+        if rec is None:
+            lines.append(f"| {label} |" + " - |" * 8)
+            continue
+        cached = " / ".join(
+            "-" if r is None else f"{r['cached_bytes_before'] / 1e6:,.1f} MB" for r in (cold, warm)
+        )
         lines.append(
-            f"| {label} | {rec['dbsize']:,} | {_fmt(_to_pong(rec), 3)}{spread} | {rec['wait']['loading_replies']}"
-            f" | {log_cell} | {rec['data_bytes'] / 1e6:,.1f} | {rec['cached_bytes_before']:,} B |"
+            f"| {label} | {rec['dbsize']:,} | {cold_t} | {cold_log} | {warm_t} | {warm_log}"
+            f" | {rec['wait']['loading_replies']} | {rec['data_bytes'] / 1e6:,.1f} | {cached} |"
         )
     lines.append("")
     logged = [
-        f"- {label}: `{recs[(s, src)]['log_line']}`"
+        f"- {label}, {cache}: `{recs[(s, src, cache)]['log_line']}`"
         for s, src, label in SOURCES
-        if (s, src) in recs and src != "empty" and recs[(s, src)].get("log_line")
+        for cache in ("cold", "warm")
+        if (s, src, cache) in recs and src != "empty" and recs[(s, src, cache)].get("log_line")
     ]
     if logged:
         lines += ["Server log lines:", ""] + logged + [""]
@@ -254,22 +275,24 @@ def _targets(runs, recs, disks):
             f"| `everysec` within {1 - EVERYSEC_VS_OFF:.0%} of no persistence, {sc}"
             f" | {_fmt_ratio(r)} of off | {_verdict(None if r is None else r >= EVERYSEC_VS_OFF)} |"
         )
-    snap, rdb = recs.get(("tokenginx", "snapshot")), recs.get(("redis", "rdb"))
-    r = _ratio(_to_pong(snap), _to_pong(rdb)) if snap and rdb else None
-    cell = f"{_fmt(_to_pong(snap), 3)} s vs {_fmt(_to_pong(rdb), 3)} s ({_fmt_ratio(r)})" if r else "-"
-    lines.append(
-        f"| recovery from snapshot no slower than Redis's RDB load | {cell}"
-        f" | {_verdict(None if r is None else r <= 1.0)} |"
-    )
+    for cache in ("cold", "warm"):
+        snap, rdb = recs.get(("tokenginx", "snapshot", cache)), recs.get(("redis", "rdb", cache))
+        r = _ratio(_to_pong(snap), _to_pong(rdb)) if snap and rdb else None
+        cell = f"{_fmt(_to_pong(snap), 3)} s vs {_fmt(_to_pong(rdb), 3)} s ({_fmt_ratio(r)})" if r else "-"
+        lines.append(
+            f"| recovery from snapshot no slower than Redis's RDB load, {cache} cache, time to +PONG"
+            f" | {cell} | {_verdict(None if r is None else r <= 1.0)} |"
+        )
     lines.append("")
     # Other comparisons, without a target.
-    wal, aof = recs.get(("tokenginx", "wal")), recs.get(("redis", "aof"))
     extra = []
-    if wal and aof:
-        extra.append(
-            f"- Log replay: TokenginX WAL {_fmt(_to_pong(wal), 3)} s vs Redis AOF"
-            f" {_fmt(_to_pong(aof), 3)} s ({_fmt_ratio(_ratio(_to_pong(wal), _to_pong(aof)))})."
-        )
+    for cache in ("cold", "warm"):
+        wal, aof = recs.get(("tokenginx", "wal", cache)), recs.get(("redis", "aof", cache))
+        if wal and aof:
+            extra.append(
+                f"- Log replay, {cache} cache: TokenginX WAL {_fmt(_to_pong(wal), 3)} s vs Redis AOF"
+                f" {_fmt(_to_pong(aof), 3)} s ({_fmt_ratio(_ratio(_to_pong(wal), _to_pong(aof)))})."
+            )
     by_form = {(d["server"], d["form"]): d for d in disks}
     tsave = by_form.get(("tokenginx", "data dir after SAVE"))
     for form in ("RDB after SAVE", "AOF after BGREWRITEAOF"):
@@ -296,7 +319,8 @@ def section(records):
         elif kind == "persist_state":
             states.setdefault((r["server"], r["fsync"]), []).append(r)
         elif kind == "persist_recovery":
-            recovery.setdefault((r["server"], r["source"]), []).append(r)
+            key = (r["server"], r["source"], r.get("cache", "cold"))
+            recovery.setdefault(key, []).append(r)
         elif kind == "persist_fill":
             fills[r["server"]] = r
         elif kind == "persist_disk":
@@ -326,6 +350,7 @@ def section(records):
             f"- Disk: `{probe['device']}` ({probe['fs']}); fsync after a 128-byte append, {p['n']} times,"
             f" {probe.get('when', 'once')} the runs: p50 {p['p50_us']} us, p99 {p['p99_us']} us,"
             f" max {p['max_us']} us."
+            + (f" Load average then: {probe['loadavg']}." if probe.get("loadavg") else "")
         )
     for s in skipped:
         lines.append(f"- **skipped** {s}")
