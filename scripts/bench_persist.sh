@@ -40,9 +40,6 @@ PERSIST_ROOT=$PWD/target/bench-persist
 RECOVER_VALUE=256
 RECOVER_TTL=3600
 RECOVER_TIMEOUT_S=600
-# Each timed start is repeated (crash, drop the cache, start): the report
-# takes the median.
-RECOVER_ROUNDS=3
 PERSIST_MODES=(off no everysec always)
 TGX_NO_AUTO=()
 
@@ -337,6 +334,12 @@ persist_bench() {
     if tgx_setting_ok TOKENGINX_PERSIST_SNAPSHOT_WAL_SIZE 0; then
       TGX_NO_AUTO=(TOKENGINX_PERSIST_SNAPSHOT_WAL_SIZE=0)
     fi
+    # The [persist] settings in effect (for `always`; the others differ only
+    # in appendfsync), from --check-config: one line per key.
+    PORT=0
+    tgx_cmd always "$PERSIST_ROOT/check"
+    jrec kind=persist_config server=tokenginx \
+      "settings=$("${CMD[@]}" --check-config | sed -n '/^\[persist\]/,/^\[/{/^dir =\|^\[/!p}' | sed 's/  #.*//' | paste -sd ';')"
   fi
   jrec kind=persist_server server=redis "version=$(redis-server --version | head -n 1)"
   local fsync round

@@ -3,6 +3,7 @@ that scripts/bench_persist.sh writes (see there for how each is measured):
 
   persist_fsync    - fsync latency probe of the data dir's disk
   persist_server   - a server taking part, and its version
+  persist_config   - TokenginX's [persist] settings in effect
   persist_run      - one SET scenario under one appendfsync policy ("off" =
                      no persistence): tgx-load's JSON and the server's ticks
   persist_state    - INFO persistence and the data dir size after those runs
@@ -311,7 +312,7 @@ def section(records):
     if not recs:
         return []
     rounds, states, recovery, fills, disks, skipped, versions = {}, {}, {}, {}, [], [], {}
-    probes = []
+    probes, config = [], None
     for r in recs:
         kind = r["kind"]
         if kind == "persist_run":
@@ -332,6 +333,8 @@ def section(records):
             versions[r["server"]] = r["version"]
         elif kind == "persist_fsync":
             probes.append(r)
+        elif kind == "persist_config":
+            config = r["settings"]
     runs = {key: _median_run(rs) for key, rs in rounds.items()}
     restarts = recovery
     recovery = {key: _median_start(rs) for key, rs in restarts.items()}
@@ -344,6 +347,11 @@ def section(records):
     for server in SERVERS:
         if server in versions:
             lines.append(f"- {server}: `{versions[server]}`")
+    if config:
+        lines.append(
+            "- TokenginX [persist] settings (besides dir; appendfsync per row):"
+            f" `{'`, `'.join(config.split(';'))}`."
+        )
     for probe in probes:
         p = probe["probe"]
         lines.append(
