@@ -112,7 +112,10 @@ def _throughput(runs, rounds, states):
         lines += [
             f"Every row is the median of {n} rounds by ops/s (all policies and both servers once"
             " per round, in turn), with that round's latency and CPU; in brackets the lowest and"
-            " highest ops/s of the rounds. Other load: in that round, Redis then TokenginX.",
+            " highest ops/s of the rounds. Other load: in that round, Redis then TokenginX; for"
+            " the policies that write it also counts the kernel's journal and writeback threads"
+            " (jbd2, kworker) that the server's own writes set to work, so there not all of it is"
+            " disturbance.",
             "",
         ]
     for scenario in SCENARIOS:
