@@ -37,7 +37,7 @@ pub(crate) struct LoopWal {
     pub writer: WalWriter,
     pub policy: AppendFsync,
     /// Change records of the current command, reused.
-    records: Vec<Vec<u8>>,
+    records: shard::changelog::ChangeRecords,
     batch: Vec<u8>,
     /// Records appended that no write has carried yet.
     unstarted: bool,
@@ -70,7 +70,7 @@ impl LoopWal {
         LoopWal {
             writer,
             policy,
-            records: Vec::new(),
+            records: Default::default(),
             batch: Vec::new(),
             unstarted: false,
             started: 0,
@@ -128,23 +128,24 @@ impl EventLoop {
         let Some(wal) = self.wal.as_mut() else {
             return;
         };
-        self.shard.drain_change_records(self.now, &mut wal.records);
+        self.shard
+            .drain_change_records_into(self.now, &mut wal.records);
         if wal.records.is_empty() {
             return;
         }
         let appended = if wal.records.len() == 1 {
-            let record = &wal.records[0];
+            let record = wal.records.iter().next().unwrap_or_default();
             wal.bytes_since_snapshot += record.len() as u64;
             wal.writer.append(shard::codec::wal_type(record), record)
         } else {
             wal.batch.clear();
-            shard::codec::encode_batch(&mut wal.batch, &wal.records);
+            shard::codec::encode_batch_of(&mut wal.batch, wal.records.iter());
             wal.bytes_since_snapshot += wal.batch.len() as u64;
             wal.writer.append(RecordType::Batch, &wal.batch)
         };
         wal.changes += wal.records.len() as u64;
         if let Some(run) = self.snapshot.as_mut() {
-            for record in &wal.records {
+            for record in wal.records.iter() {
                 EventLoop::snapshot_observe(run, record);
             }
         }
