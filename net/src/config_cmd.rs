@@ -217,8 +217,39 @@ fn values(lp: &EventLoop) -> Vec<(&'static str, String)> {
         ("requirepass", r.requirepass.clone().unwrap_or_default()),
         ("maxmemory", r.maxmemory.to_string()),
         ("maxmemory-policy", r.maxmemory_policy.name().into()),
-        ("appendonly", "no".into()),
-        ("save", String::new()),
+        (
+            "appendonly",
+            if c.persist.is_some() { "yes" } else { "no" }.into(),
+        ),
+        (
+            "appendfsync",
+            c.persist
+                .as_ref()
+                .map_or("everysec", |p| p.appendfsync.name())
+                .into(),
+        ),
+        (
+            "save",
+            c.persist
+                .as_ref()
+                .map(|p| {
+                    p.save
+                        .iter()
+                        .map(|(secs, changes)| format!("{secs} {changes}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default(),
+        ),
+        (
+            "dir",
+            c.persist
+                .as_ref()
+                .and_then(|p| std::fs::canonicalize(&p.dir).ok())
+                .or_else(|| std::env::current_dir().ok())
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+        ),
         (
             "notify-keyspace-events",
             notify_flags_to_string(r.notify_keyspace_events),

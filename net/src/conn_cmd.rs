@@ -80,7 +80,7 @@ pub fn run(lp: &mut EventLoop, conn: &mut Conn, slot: u32, cmd: ConnCmd, args: V
         ConnCmd::Client => crate::client_cmd::run(lp, conn, &args),
         ConnCmd::Command => done(crate::command_cmd::run(&args)),
         ConnCmd::Info => {
-            let request = crate::info::InfoRequest::new(&args[1..], lp, conn);
+            let request = Box::new(crate::info::InfoRequest::new(&args[1..], lp, conn));
             Plan::all(lp.shard.count, || ShardOp::Stats, Combine::Info(request))
         }
         ConnCmd::Config => crate::config_cmd::run(lp, &args),

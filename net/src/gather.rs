@@ -125,7 +125,7 @@ pub enum Combine {
     /// A transaction's EXEC, from command to command (multi.rs).
     Exec(Box<crate::multi::ExecState>),
     /// INFO over every shard's counters.
-    Info(crate::info::InfoRequest),
+    Info(Box<crate::info::InfoRequest>),
     /// CLIENT LIST lines of every shard plus the caller's own, by id,
     /// only those with the given ids when there is a list, only pub/sub
     /// clients (or only the others) with TYPE pubsub (normal).

@@ -38,6 +38,20 @@ pub struct InfoRequest {
     maxmemory: u64,
     policy: &'static str,
     allocated: Option<fn() -> u64>,
+    persist: PersistFacts,
+}
+
+/// What the shared persistence state said when INFO was asked.
+struct PersistFacts {
+    enabled: bool,
+    appendfsync: &'static str,
+    saving: bool,
+    scheduled: bool,
+    round_started_ms: u64,
+    last_save_ms: u64,
+    last_save_ok: bool,
+    last_save_secs: Option<u64>,
+    loading_started_ms: u64,
 }
 
 impl InfoRequest {
@@ -70,6 +84,22 @@ impl InfoRequest {
             maxmemory: lp.runtime.maxmemory,
             policy: lp.runtime.maxmemory_policy.name(),
             allocated: c.allocated,
+            persist: {
+                use std::sync::atomic::Ordering::Acquire;
+                let ps = &lp.shared.persist;
+                let secs = ps.last_save_secs.load(Acquire);
+                PersistFacts {
+                    enabled: c.persist.is_some(),
+                    appendfsync: c.persist.as_ref().map_or("", |p| p.appendfsync.name()),
+                    saving: ps.saving.load(Acquire),
+                    scheduled: ps.scheduled.load(Acquire),
+                    round_started_ms: ps.round_started_ms.load(Acquire),
+                    last_save_ms: ps.last_save_ms.load(Acquire),
+                    last_save_ok: ps.last_save_ok.load(Acquire),
+                    last_save_secs: (secs != u64::MAX).then_some(secs),
+                    loading_started_ms: lp.shared.started_ms,
+                }
+            },
         }
     }
 
@@ -116,6 +146,66 @@ fn run_id() -> &'static str {
         }
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     })
+}
+
+/// Redis's field names where they apply: a snapshot round plays the part
+/// of both BGSAVE and BGREWRITEAOF, the WAL that of the AOF.
+fn persistence(req: &InfoRequest, shards: &[ShardStats]) -> String {
+    let p = &req.persist;
+    let loading: Vec<(u64, u64)> = shards.iter().filter_map(|s| s.persist.loading).collect();
+    let mut out = format!(
+        "loading:{}\r\nasync_loading:0\r\n",
+        u8::from(!loading.is_empty())
+    );
+    if !loading.is_empty() {
+        let read: u64 = loading.iter().map(|l| l.0).sum();
+        let total: u64 = loading.iter().map(|l| l.1).sum();
+        let perc = if total == 0 {
+            0.0
+        } else {
+            100.0 * read as f64 / total as f64
+        };
+        let _ = write!(
+            out,
+            "loading_start_time:{}\r\nloading_total_bytes:{total}\r\nloading_loaded_bytes:{read}\r\nloading_loaded_perc:{perc:.2}\r\n",
+            p.loading_started_ms / 1000
+        );
+    }
+    let changes: u64 = shards.iter().map(|s| s.persist.changes).sum();
+    let write_ok = shards.iter().all(|s| s.persist.write_ok);
+    let status = |ok: bool| if ok { "ok" } else { "err" };
+    let current = if p.saving {
+        (req.now.saturating_sub(p.round_started_ms) / 1000) as i64
+    } else {
+        -1
+    };
+    let last = p.last_save_secs.map_or(-1, |s| s as i64);
+    let _ = write!(
+        out,
+        "current_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:{changes}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{last}\r\nrdb_current_bgsave_time_sec:{current}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{last}\r\naof_current_rewrite_time_sec:{current}\r\naof_last_bgrewrite_status:{}\r\naof_last_write_status:{}\r\n",
+        u8::from(p.saving),
+        p.last_save_ms / 1000,
+        status(p.last_save_ok),
+        u8::from(p.enabled),
+        u8::from(p.saving),
+        u8::from(p.scheduled),
+        status(p.last_save_ok),
+        status(write_ok),
+    );
+    if p.enabled {
+        let started: u64 = shards.iter().map(|s| s.persist.groups_started).sum();
+        let durable: u64 = shards.iter().map(|s| s.persist.groups_durable).sum();
+        let wal_bytes: u64 = shards
+            .iter()
+            .map(|s| s.persist.wal_bytes_since_snapshot)
+            .sum();
+        let _ = write!(
+            out,
+            "wal_appendfsync:{}\r\nwal_bytes_since_snapshot:{wal_bytes}\r\nwal_write_groups:{started}\r\nwal_durable_groups:{durable}\r\n",
+            p.appendfsync
+        );
+    }
+    out
 }
 
 pub fn render(req: &InfoRequest, mut shards: Vec<ShardStats>) -> Reply {
@@ -182,14 +272,7 @@ pub fn render(req: &InfoRequest, mut shards: Vec<ShardStats>) -> Reply {
             req.policy,
         ),
     );
-    section(
-        "persistence",
-        "Persistence",
-        format!(
-            "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\n",
-            req.started_ms / 1000
-        ),
-    );
+    section("persistence", "Persistence", persistence(req, &shards));
     section(
         "stats",
         "Stats",

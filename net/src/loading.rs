@@ -123,6 +123,14 @@ impl EventLoop {
         Ok(())
     }
 
+    /// (bytes read, bytes in all) while loading.
+    pub(crate) fn loading_progress(&self) -> Option<(u64, u64)> {
+        self.loading.as_ref().map(|l| {
+            let p = l.loader.progress();
+            (p.bytes_read, p.bytes_total)
+        })
+    }
+
     /// Continues this shard's log in a new segment at `next_lsn`.
     fn open_wal(&mut self, next_lsn: u64) -> io::Result<()> {
         let Some(cfg) = &self.shared.config.persist else {

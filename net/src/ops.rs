@@ -149,4 +149,20 @@ pub struct ShardStats {
     pub pubsub_channels: u64,
     pub pubsub_patterns: u64,
     pub blocked_clients: usize,
+    pub persist: PersistStats,
+}
+
+/// A shard's side of INFO persistence.
+#[derive(Default, Clone, Debug)]
+pub struct PersistStats {
+    /// Still loading at start-up: (bytes read, bytes in all).
+    pub loading: Option<(u64, u64)>,
+    pub wal_on: bool,
+    /// Changes logged since this shard's last snapshot.
+    pub changes: u64,
+    pub wal_bytes_since_snapshot: u64,
+    pub write_ok: bool,
+    /// Write groups handed to the disk and those durable.
+    pub groups_started: u64,
+    pub groups_durable: u64,
 }

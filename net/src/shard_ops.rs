@@ -213,6 +213,7 @@ impl EventLoop {
         s.receive_buffers_exhausted = self.stats.receive_buffers_exhausted;
         s.pubsub_channels = self.pubsub.channel_count() as u64;
         s.pubsub_patterns = self.pubsub.pattern_count() as u64;
+        s.persist = self.persist_stats();
         // Counted where a client's first key lives, once its wait is noted there.
         let waiting: hashbrown::HashSet<u64> = self
             .waiters

@@ -31,6 +31,11 @@ pub(crate) struct SnapshotRun {
     /// SAVE callers waiting for this shard's part.
     waiters: Vec<ReplyTo>,
     error: Option<String>,
+    /// Once every slot is written: the WAL segment that was current then.
+    /// The snapshot is finished when the log has moved to a new segment,
+    /// at that segment's first LSN, so every older segment is covered
+    /// whole and deleted.
+    rotate_from: Option<u64>,
 }
 
 impl EventLoop {
@@ -94,6 +99,7 @@ impl EventLoop {
                     bytes_before,
                     waiters: reply_to.into_iter().collect(),
                     error: None,
+                    rotate_from: None,
                 });
             }
             Err(e) => {
@@ -136,6 +142,9 @@ impl EventLoop {
         }
         // Every change made so far is logged, and so shown to the job.
         self.log_changes();
+        if run_waits_for_rotation(self) {
+            return;
+        }
         let run = self.snapshot.take().expect("snapshot");
         let result = self.commit(run.job, run.error);
         let ok = result.is_ok();
@@ -168,7 +177,9 @@ impl EventLoop {
         let (Some(cfg), Some(wal)) = (&self.shared.config.persist, &self.wal) else {
             return Err(PERSISTENCE_OFF.into());
         };
-        let lsn = wal.writer.next_lsn();
+        // Records the job saw past this LSN are replayed over it too:
+        // each sets a key's whole state, so replaying them again is harmless.
+        let lsn = wal.writer.segment_first_lsn();
         let summary = job.finish(lsn).map_err(|e| e.to_string())?;
         let file = summary
             .path
@@ -257,6 +268,31 @@ impl EventLoop {
             self.start_round_in_background();
         }
     }
+}
+
+/// Asks the log to move to a new segment once the walk is done, and says
+/// whether the job must wait for that (a write still in flight).
+fn run_waits_for_rotation(lp: &mut EventLoop) -> bool {
+    let (Some(run), Some(wal)) = (lp.snapshot.as_mut(), lp.wal.as_mut()) else {
+        return false;
+    };
+    if run.error.is_some() {
+        return false;
+    }
+    let writer = &mut wal.writer;
+    let from = *run
+        .rotate_from
+        .get_or_insert_with(|| writer.segment_first_lsn());
+    if writer.segment_first_lsn() == from {
+        if let Err(e) = writer.request_rotation() {
+            run.error = Some(format!("cannot start a new WAL segment: {e}"));
+            return false;
+        }
+    }
+    // Rotated, or the segment holds no record (nothing to rotate away).
+    let moved =
+        writer.segment_first_lsn() != from || writer.segment_first_lsn() == writer.next_lsn();
+    !moved
 }
 
 pub(crate) const PERSISTENCE_OFF: &str =

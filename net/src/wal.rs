@@ -261,7 +261,10 @@ impl EventLoop {
                 wal.fail(what, e);
             }
             None => {
-                wal.writer.complete();
+                if let Err(e) = wal.writer.complete() {
+                    // The group is durable; the log just stays in its segment.
+                    tracing::warn!(shard = self.id, "cannot start a new WAL segment: {e}");
+                }
                 wal.durable = wal.started;
                 if !wal.write_ok {
                     tracing::info!("WAL writes succeed again");
@@ -348,6 +351,23 @@ impl EventLoop {
         true
     }
 
+    pub(crate) fn persist_stats(&self) -> crate::ops::PersistStats {
+        let mut s = crate::ops::PersistStats {
+            loading: self.loading_progress(),
+            write_ok: true,
+            ..Default::default()
+        };
+        if let Some(wal) = &self.wal {
+            s.wal_on = true;
+            s.changes = wal.changes;
+            s.wal_bytes_since_snapshot = wal.bytes_since_snapshot;
+            s.write_ok = wal.write_ok;
+            s.groups_started = wal.started;
+            s.groups_durable = wal.durable;
+        }
+        s
+    }
+
     /// Before the loop exits: waits for the write in flight, then writes and
     /// syncs what is left with plain system calls.
     pub(crate) fn wal_close(&mut self) {
@@ -396,6 +416,5 @@ fn write_now(writer: &mut WalWriter) -> std::io::Result<()> {
         }
         done += n as usize;
     }
-    writer.complete();
-    Ok(())
+    writer.complete()
 }

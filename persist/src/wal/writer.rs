@@ -80,6 +80,12 @@ pub struct WalWriter {
     staged: Vec<u8>,
     /// Records in the current segment.
     records: u64,
+    /// How many of them are staged.
+    staged_records: u64,
+    /// LSN of the current segment's first record.
+    first_lsn: u64,
+    /// Close the segment at the next chance, whatever its size.
+    rotate_requested: bool,
     next_lsn: u64,
 }
 
@@ -109,6 +115,9 @@ impl WalWriter {
             in_flight: false,
             staged: Vec::new(),
             records: 0,
+            staged_records: 0,
+            first_lsn: next_lsn,
+            rotate_requested: false,
             next_lsn,
         };
         writer.buf.extend_from_slice(
@@ -124,6 +133,32 @@ impl WalWriter {
     /// LSN the next appended record will get.
     pub fn next_lsn(&self) -> u64 {
         self.next_lsn
+    }
+
+    /// LSN of the current segment's first record (the one it is named by).
+    pub fn segment_first_lsn(&self) -> u64 {
+        self.first_lsn
+    }
+
+    /// Asks for the current segment to be closed at the next chance (a
+    /// snapshot then covers it whole), whatever its size: at once if no
+    /// write is owed, else when the write in flight completes.
+    pub fn request_rotation(&mut self) -> io::Result<()> {
+        if self.records == 0 {
+            return Ok(());
+        }
+        self.rotate_requested = true;
+        if !self.in_flight && self.durable == self.buf.len() {
+            self.rotate(self.next_lsn)?;
+            // The new segment's header goes to disk now: a segment file
+            // left empty would read as a torn write at the next start.
+            self.flush_sync()?;
+        }
+        Ok(())
+    }
+
+    fn rotation_due(&self) -> bool {
+        self.records > 0 && (self.rotate_requested || self.segment_len() >= self.opts.segment_size)
     }
 
     pub fn segment_path(&self) -> &Path {
@@ -151,12 +186,10 @@ impl WalWriter {
             let at = self.staged.len();
             self.staged.resize(at + framed, 0);
             record::encode_into(&mut self.staged[at..], kind, payload);
+            self.staged_records += 1;
         } else {
-            if self.durable == self.buf.len()
-                && self.records > 0
-                && self.segment_len() >= self.opts.segment_size
-            {
-                self.rotate()?;
+            if self.durable == self.buf.len() && self.rotation_due() {
+                self.rotate(self.next_lsn)?;
             }
             record::encode_into(self.buf.extend(framed), kind, payload);
         }
@@ -190,7 +223,7 @@ impl WalWriter {
     /// Records that the write from [`WalWriter::start_write`] and a sync
     /// after it have completed: its records are durable. Keeps only the
     /// partial last block, to be rewritten by the next write.
-    pub fn complete(&mut self) {
+    pub fn complete(&mut self) -> io::Result<()> {
         assert!(self.in_flight, "complete() without a write in flight");
         self.in_flight = false;
         self.durable = self.buf.len();
@@ -200,8 +233,23 @@ impl WalWriter {
             self.file_base += whole as u64;
             self.durable -= whole;
         }
+        // Under steady load a group is always staged behind the one in
+        // flight, and a rotation left to the next append would never come:
+        // it happens here, the staged records starting the new segment.
+        // (Without staged records the next append rotates, so no segment
+        // is created empty.)
+        let mut result = Ok(());
+        if self.staged_records > 0 && self.records > self.staged_records && self.rotation_due() {
+            let staged = self.staged_records;
+            result = self.rotate(self.next_lsn - staged);
+            if result.is_ok() {
+                self.records = staged;
+            }
+        }
         self.buf.extend_from_slice(&self.staged);
         self.staged.clear();
+        self.staged_records = 0;
+        result
     }
 
     /// The write from [`WalWriter::start_write`] failed: nothing it carried
@@ -211,6 +259,7 @@ impl WalWriter {
         self.in_flight = false;
         self.buf.extend_from_slice(&self.staged);
         self.staged.clear();
+        self.staged_records = 0;
     }
 
     /// The current segment's file, for a sync submitted apart from a write.
@@ -230,17 +279,19 @@ impl WalWriter {
                 .write_all_at(bytes, self.file_base + from as u64)?;
             self.file.sync_data()?;
             self.in_flight = true;
-            self.complete();
+            self.complete()?;
         }
         Ok(())
     }
 
-    fn rotate(&mut self) -> io::Result<()> {
+    /// Starts a new segment whose first record has LSN `first_lsn`; every
+    /// byte in the buffer is durable in the old one.
+    fn rotate(&mut self, first_lsn: u64) -> io::Result<()> {
         // Writes without their own sync (appendfsync everysec or no) may
         // still sit in the page cache: the old segment is made durable
         // before the log moves on, so a later sync of the new one covers all.
         self.file.sync_data()?;
-        let (file, path) = open_segment(&self.shard_dir, self.next_lsn, self.opts.direct)?;
+        let (file, path) = open_segment(&self.shard_dir, first_lsn, self.opts.direct)?;
         self.file = file;
         self.path = path;
         // Everything in the buffer is durable in the old segment.
@@ -248,13 +299,15 @@ impl WalWriter {
         self.buf.extend_from_slice(
             &SegmentHeader {
                 shard: self.shard,
-                first_lsn: self.next_lsn,
+                first_lsn,
             }
             .encode(),
         );
         self.file_base = 0;
         self.durable = 0;
         self.records = 0;
+        self.first_lsn = first_lsn;
+        self.rotate_requested = false;
         Ok(())
     }
 }
@@ -332,7 +385,7 @@ mod tests {
         assert_eq!(n, p.bytes.len() as isize);
         assert_eq!(unsafe { libc::fdatasync(p.fd) }, 0);
         let done = (p.offset, p.bytes.len());
-        w.complete();
+        w.complete().unwrap();
         done
     }
 
@@ -370,7 +423,7 @@ mod tests {
         // write is in flight (what this test checks by reading back).
         let n = unsafe { libc::pwrite(fd, ptr.cast(), len, offset as i64) };
         assert_eq!(n, len as isize);
-        w.complete();
+        w.complete().unwrap();
         assert!(!w.is_flushed());
         w.flush_sync().unwrap();
         assert!(w.is_flushed());
@@ -409,6 +462,52 @@ mod tests {
                 first_lsn: 103
             }
         );
+    }
+
+    /// Under steady load a group is always staged behind the one in
+    /// flight: the segment still rotates, the staged records opening the
+    /// next one with their own LSNs.
+    #[test]
+    fn rotates_under_steady_load_and_on_request() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut w = WalWriter::create(tmp.path(), 0, 0, opts(BLOCK as u64)).unwrap();
+        for lsn in 0..3 {
+            assert_eq!(w.append(RecordType::Put, &[1; 2000]).unwrap(), lsn);
+        }
+        let p = w.start_write().unwrap();
+        let (fd, offset, ptr, len) = (p.fd, p.offset, p.bytes.as_ptr(), p.bytes.len());
+        // Staged while the write is in flight.
+        assert_eq!(w.append(RecordType::Put, b"s1").unwrap(), 3);
+        assert_eq!(w.append(RecordType::Put, b"s2").unwrap(), 4);
+        // SAFETY: as in the test above, the buffer is untouched until complete().
+        assert_eq!(
+            unsafe { libc::pwrite(fd, ptr.cast(), len, offset as i64) },
+            len as isize
+        );
+        w.complete().unwrap();
+        assert_eq!(w.segment_first_lsn(), 3);
+        w.flush_sync().unwrap();
+        // A requested rotation with nothing owed happens at once.
+        w.request_rotation().unwrap();
+        assert_eq!(w.segment_first_lsn(), 5);
+        assert_eq!(w.append(RecordType::Put, b"after").unwrap(), 5);
+        w.flush_sync().unwrap();
+        let dir = segment::shard_dir(tmp.path(), 0);
+        let firsts: Vec<u64> = segment::list_segments(&dir)
+            .unwrap()
+            .iter()
+            .map(|s| s.first_lsn)
+            .collect();
+        assert_eq!(firsts, vec![0, 3, 5]);
+        let records: Vec<_> =
+            super::super::WalReader::open(tmp.path(), 0, super::super::OnCorruption::Fail)
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+        let lsns: Vec<u64> = records.iter().map(|r| r.lsn).collect();
+        assert_eq!(lsns, vec![0, 1, 2, 3, 4, 5]);
+        assert_eq!(records[3].payload, b"s1");
+        assert_eq!(records[5].payload, b"after");
     }
 
     #[test]
