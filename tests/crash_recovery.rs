@@ -582,7 +582,10 @@ fn start(dir: &Path) -> Process {
     tokenginx_with(
         Options::shards(2)
             .data_dir(dir)
-            .env("TOKENGINX_PERSIST_APPENDFSYNC", "always"),
+            .env("TOKENGINX_PERSIST_APPENDFSYNC", "always")
+            // Small segments: the log rotates, and snapshots delete the
+            // segments they cover.
+            .env("TOKENGINX_PERSIST_WAL_SEGMENT_SIZE", "1mb"),
     )
 }
 
@@ -605,9 +608,9 @@ fn acknowledged_writes_survive_sigkill() {
     let mut pendings: Vec<Option<Pending>> = (0..CLIENTS).map(|_| None).collect();
     let mut server = start(&dir);
     let mut acked_total = 0;
-    let (mut applied, mut dropped) = (0, 0);
+    let (mut applied, mut dropped, mut snapshots) = (0, 0, 0);
     for round in 0..=rounds {
-        let context = format!("seed {seed} round {round}");
+        let context = format!("seed {seed} round {round}, data in {}", dir.display());
         // Everything written so far, after the crash and restart.
         let mut con = common::redis_client(server.port);
         let mut present = 0;
@@ -670,8 +673,21 @@ fn acknowledged_writes_survive_sigkill() {
             }
             handles.push(h);
         }
-        // The crash point, not a wait for readiness.
-        std::thread::sleep(Duration::from_millis(rng.u64(5..250)));
+        // The crash point, not a wait for readiness. In half the rounds a
+        // snapshot is started before it: the crash may come while it is
+        // written, or after it replaced the log it covers.
+        let crash_at = rng.u64(5..250);
+        if rng.bool() {
+            let save_at = rng.u64(0..crash_at);
+            std::thread::sleep(Duration::from_millis(save_at));
+            // Refused if a round is still running, cut short by the crash:
+            // either way the data must come back.
+            let _: redis::RedisResult<redis::Value> = redis::cmd("BGSAVE").query(&mut con);
+            snapshots += 1;
+            std::thread::sleep(Duration::from_millis(crash_at - save_at));
+        } else {
+            std::thread::sleep(Duration::from_millis(crash_at));
+        }
         server.kill();
         for h in handles {
             let (model, pending) = h.join().expect("client thread");
@@ -683,7 +699,8 @@ fn acknowledged_writes_survive_sigkill() {
     }
     println!(
         "crash_recovery: {acked_total} acknowledged writes over {rounds} crashes; \
-         in-flight writes seen applied {applied}, not applied {dropped}"
+         in-flight writes seen applied {applied}, not applied {dropped}; \
+         {snapshots} snapshots started"
     );
     assert!(
         acked_total >= rounds * 10,
