@@ -166,6 +166,9 @@ fn fresh_value(rng: &mut fastrand::Rng, id: usize, seq: u64) -> String {
     format!("c{id}-{seq}-{tail}")
 }
 
+/// The states a write leaves its keys in, given its send and ack times.
+type AfterFn = Box<dyn Fn(u64, u64) -> Vec<(String, State)> + Send>;
+
 /// One random write: the command(s) to send and, given the send and ack
 /// times, the states it leaves its keys in.
 struct Op {
@@ -173,7 +176,7 @@ struct Op {
     what: String,
     atomic: bool,
     /// Builds the after-states from (t_send, t_ack).
-    after: Box<dyn Fn(u64, u64) -> Vec<(String, State)> + Send>,
+    after: AfterFn,
 }
 
 fn pick(rng: &mut fastrand::Rng, prefix: &str, n: usize) -> String {
