@@ -617,7 +617,8 @@ fn acknowledged_writes_survive_sigkill() {
         let mut con = common::redis_client(server.port);
         let mut present = 0;
         for (model, pending) in models.iter_mut().zip(&pendings) {
-            let (verdict, n) = verify(&mut con, model, pending.as_ref(), &context);
+            let (verdict, n) =
+                server.explain(|| verify(&mut con, model, pending.as_ref(), &context));
             present += n;
             match verdict {
                 (true, false) => applied += 1,

@@ -41,8 +41,10 @@ fn stop(server: &mut Process) {
 /// Restarts on `dir` and asserts the server holds exactly `before`.
 fn restart_holds(dir: &Path, policy: &str, shards: usize, before: &Dump, context: &str) -> Process {
     let server = start(dir, policy, shards);
-    let after = dump(&mut common::redis_client(server.port));
-    assert_same(before, &after, now_ms(), context);
+    server.explain(|| {
+        let after = dump(&mut common::redis_client(server.port));
+        assert_same(before, &after, now_ms(), context);
+    });
     server
 }
 

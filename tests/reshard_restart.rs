@@ -48,7 +48,7 @@ fn shard_count_changes_keep_every_key() {
 
     let mut server = start(&dir, 1);
     let mut con = common::redis_client(server.port);
-    assert_same(&before, &dump(&mut con), now_ms(), "2 shards -> 1");
+    server.explain(|| assert_same(&before, &dump(&mut con), now_ms(), "2 shards -> 1"));
     for db in [0, 4] {
         write_every_type(&mut con, &mut rng, db, &format!("one{db}"), 40);
     }
@@ -57,14 +57,14 @@ fn shard_count_changes_keep_every_key() {
 
     let mut server = start(&dir, 2);
     let mut con = common::redis_client(server.port);
-    assert_same(&before, &dump(&mut con), now_ms(), "1 shard -> 2");
+    server.explain(|| assert_same(&before, &dump(&mut con), now_ms(), "1 shard -> 2"));
     // And once more, after a crash, so the re-sharded log is a log again.
     write_every_type(&mut con, &mut rng, 3, "two-again", 20);
     let before = dump(&mut con);
     server.kill();
     let mut server = start(&dir, 2);
     let mut con = common::redis_client(server.port);
-    assert_same(&before, &dump(&mut con), now_ms(), "2 shards, crash");
+    server.explain(|| assert_same(&before, &dump(&mut con), now_ms(), "2 shards, crash"));
     stop(&mut server);
     let _ = std::fs::remove_dir_all(&dir);
 }

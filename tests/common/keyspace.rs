@@ -59,7 +59,10 @@ pub type Dump = BTreeMap<(u32, Vec<u8>), Entry>;
 /// Reads one key (None if it does not exist), value and expiry in one
 /// transaction so that an expiry cannot fall between the two reads.
 pub fn read_key(con: &mut redis::Connection, key: &[u8]) -> Option<Entry> {
-    let kind: String = redis::cmd("TYPE").arg(key).query(con).expect("TYPE");
+    let kind: String = redis::cmd("TYPE")
+        .arg(key)
+        .query(con)
+        .unwrap_or_else(|e| panic!("TYPE {:?}: {e}", show(key)));
     let mut pipe = redis::pipe();
     pipe.atomic();
     match kind.as_str() {
@@ -72,7 +75,9 @@ pub fn read_key(con: &mut redis::Connection, key: &[u8]) -> Option<Entry> {
         other => panic!("key {:?} has unexpected type {other}", show(key)),
     };
     pipe.cmd("PEXPIRETIME").arg(key);
-    let (value, expire_at): (redis::Value, i64) = pipe.query(con).expect("read key");
+    let (value, expire_at): (redis::Value, i64) = pipe
+        .query(con)
+        .unwrap_or_else(|e| panic!("reading {kind} {:?}: {e}", show(key)));
     if expire_at == -2 {
         // It expired between TYPE and the transaction.
         return None;

@@ -89,6 +89,23 @@ impl Process {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Runs `f`; if it panics, prints this server's log first, so that a
+    /// failure shows what the server did meanwhile.
+    pub fn explain<T>(&self, f: impl FnOnce() -> T) -> T {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(v) => v,
+            Err(panic) => {
+                eprintln!(
+                    "--- log of {} on port {}:\n{}---",
+                    self.what,
+                    self.port,
+                    self.log_text()
+                );
+                std::panic::resume_unwind(panic)
+            }
+        }
+    }
+
     /// Sends `signal` to the process.
     pub fn signal(&self, signal: i32) {
         // SAFETY: kill(2) on a child we spawned and have not reaped yet, so the
