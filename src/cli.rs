@@ -55,6 +55,21 @@ pub enum Command {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Take a hot backup of a running server into DIR (a new, empty
+    /// directory on the server's machine), consistent across shards; with
+    /// --incremental, add the WAL written since the last backup in DIR.
+    /// Start a server with persist.dir = DIR to restore. A password comes
+    /// from TOKENGINX_SECURITY_REQUIREPASS.
+    Backup {
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        #[arg(long)]
+        incremental: bool,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 6380)]
+        port: u16,
+    },
 }
 
 impl Cli {

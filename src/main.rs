@@ -7,6 +7,7 @@
 //! log is sound (a torn tail included) and 1 on damage or a read error.
 
 mod alloc_count;
+mod backup_cli;
 mod build_info;
 mod check_data;
 mod cli;
@@ -35,8 +36,15 @@ const EXIT_CONFIG: u8 = 2;
 fn main() -> ExitCode {
     // clap itself exits with 2 on a malformed command line, 0 on --help.
     let cli = cli::Cli::parse();
-    if let Some(cli::Command::CheckData { dir }) = &cli.command {
-        return check_data::run(dir);
+    match &cli.command {
+        Some(cli::Command::CheckData { dir }) => return check_data::run(dir),
+        Some(cli::Command::Backup {
+            to,
+            incremental,
+            host,
+            port,
+        }) => return backup_cli::run(host, *port, to, *incremental),
+        None => {}
     }
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,

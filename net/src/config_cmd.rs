@@ -23,6 +23,9 @@ pub struct Runtime {
     pub notify_keyspace_events: u32,
     pub maxmemory: u64,
     pub maxmemory_policy: Policy,
+    pub appendfsync: crate::AppendFsync,
+    /// Redis's `save` rules, (seconds, changes).
+    pub save: Vec<(u64, u64)>,
 }
 
 impl Runtime {
@@ -35,6 +38,15 @@ impl Runtime {
             notify_keyspace_events: config.notify_keyspace_events,
             maxmemory: config.maxmemory,
             maxmemory_policy: config.maxmemory_policy,
+            appendfsync: config
+                .persist
+                .as_ref()
+                .map_or(crate::AppendFsync::EverySec, |p| p.appendfsync),
+            save: config
+                .persist
+                .as_ref()
+                .map(|p| p.save.clone())
+                .unwrap_or_default(),
         }
     }
 
@@ -48,6 +60,8 @@ impl Runtime {
             Change::NotifyKeyspaceEvents(v) => self.notify_keyspace_events = *v,
             Change::Maxmemory(v) => self.maxmemory = *v,
             Change::MaxmemoryPolicy(v) => self.maxmemory_policy = *v,
+            Change::Appendfsync(v) => self.appendfsync = *v,
+            Change::Save(v) => self.save = v.clone(),
         }
     }
 
@@ -72,6 +86,8 @@ pub enum Change {
     NotifyKeyspaceEvents(u32),
     Maxmemory(u64),
     MaxmemoryPolicy(Policy),
+    Appendfsync(crate::AppendFsync),
+    Save(Vec<(u64, u64)>),
 }
 
 /// Settings that exist but cannot change while running.
@@ -85,7 +101,7 @@ const IMMUTABLE: &[&str] = &[
     "client-query-buffer-limit",
     "client-output-buffer-limit",
     "appendonly",
-    "save",
+    "dir",
 ];
 
 use shard::class::*;
@@ -221,25 +237,14 @@ fn values(lp: &EventLoop) -> Vec<(&'static str, String)> {
             "appendonly",
             if c.persist.is_some() { "yes" } else { "no" }.into(),
         ),
-        (
-            "appendfsync",
-            c.persist
-                .as_ref()
-                .map_or("everysec", |p| p.appendfsync.name())
-                .into(),
-        ),
+        ("appendfsync", r.appendfsync.name().into()),
         (
             "save",
-            c.persist
-                .as_ref()
-                .map(|p| {
-                    p.save
-                        .iter()
-                        .map(|(secs, changes)| format!("{secs} {changes}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .unwrap_or_default(),
+            r.save
+                .iter()
+                .map(|(secs, changes)| format!("{secs} {changes}"))
+                .collect::<Vec<_>>()
+                .join(" "),
         ),
         (
             "dir",
@@ -325,6 +330,23 @@ pub fn validate(name: &str, value: &[u8]) -> Result<Change, Reply> {
                 .ok()
                 .and_then(Policy::parse)
                 .ok_or_else(|| failed(name, &policy_choices()))?,
+        ),
+        "appendfsync" => Change::Appendfsync(
+            std::str::from_utf8(value)
+                .ok()
+                .and_then(crate::AppendFsync::parse)
+                .ok_or_else(|| {
+                    failed(
+                        name,
+                        "argument(s) must be one of the following: always, everysec, no",
+                    )
+                })?,
+        ),
+        "save" => Change::Save(
+            std::str::from_utf8(value)
+                .ok()
+                .and_then(crate::parse_save_rules)
+                .ok_or_else(|| failed(name, "Invalid save parameters"))?,
         ),
         _ if IMMUTABLE.contains(&name) => return Err(failed(name, "can't set immutable config")),
         _ => {

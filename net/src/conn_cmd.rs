@@ -94,9 +94,11 @@ pub fn run(lp: &mut EventLoop, conn: &mut Conn, slot: u32, cmd: ConnCmd, args: V
                 Reply::bulk((micros % 1_000_000).to_string()),
             ]))
         }
-        ConnCmd::Save | ConnCmd::Bgsave | ConnCmd::Bgrewriteaof | ConnCmd::Lastsave => {
-            crate::persist_cmd::run(lp, cmd, &args)
-        }
+        ConnCmd::Save
+        | ConnCmd::Bgsave
+        | ConnCmd::Bgrewriteaof
+        | ConnCmd::Lastsave
+        | ConnCmd::Backup => crate::persist_cmd::run(lp, cmd, &args),
         ConnCmd::Shutdown => {
             for arg in &args[1..] {
                 let ok = [&b"nosave"[..], b"save", b"now", b"force"]

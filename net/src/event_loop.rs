@@ -251,7 +251,11 @@ impl EventLoop {
             // its clients' input waits, and so does the expiry cycle.
             if self.held_by.is_none() {
                 self.process_dirty();
-                self.tick();
+                // No expiry cycle or eviction before the data is all in,
+                // as in Redis: they would act on half a data set.
+                if self.loading.is_none() {
+                    self.tick();
+                }
             }
             self.handle_signals();
             self.snapshot_step();
@@ -331,6 +335,7 @@ impl EventLoop {
                 WAKE => self.arm_wake(),
                 crate::wal::WAL_WRITE => self.on_wal_write(res),
                 crate::wal::WAL_SYNC => self.on_wal_sync(res),
+                crate::wal::WAL_TICK_SYNC => self.on_wal_tick_sync(res),
                 _ => {}
             }
         }

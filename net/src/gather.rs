@@ -126,6 +126,8 @@ pub enum Combine {
     Exec(Box<crate::multi::ExecState>),
     /// INFO over every shard's counters.
     Info(Box<crate::info::InfoRequest>),
+    /// BACKUP's cuts, one per shard in shard order: the copy starts.
+    Backup(Box<crate::backup::BackupRequest>),
     /// CLIENT LIST lines of every shard plus the caller's own, by id,
     /// only those with the given ids when there is a list, only pub/sub
     /// clients (or only the others) with TYPE pubsub (normal).
@@ -575,6 +577,23 @@ pub fn finish(combine: Combine, parts: Vec<Option<ShardReply>>) -> Next {
         Combine::Exec(state) => crate::multi::step(state, parts, &mut |_, _| {
             done(Reply::error("ERR internal error: no connection"))
         }),
+        Combine::Backup(request) => {
+            let mut cuts = Vec::with_capacity(parts.len());
+            for part in parts {
+                match reply_of(part) {
+                    Reply::Integer(cut) => cuts.push(cut as u64),
+                    other => {
+                        let ps = &request.shared.persist;
+                        ps.backup_in_progress
+                            .store(false, std::sync::atomic::Ordering::Release);
+                        ps.saving.store(false, std::sync::atomic::Ordering::Release);
+                        return Next::Reply(other);
+                    }
+                }
+            }
+            crate::backup::spawn(*request, cuts);
+            Next::Reply(Reply::simple("Background backup started"))
+        }
         Combine::Info(request) => {
             let stats = parts
                 .into_iter()

@@ -52,6 +52,9 @@ struct PersistFacts {
     last_save_ok: bool,
     last_save_secs: Option<u64>,
     loading_started_ms: u64,
+    backup_in_progress: bool,
+    last_backup_ok: bool,
+    last_backup_ms: u64,
 }
 
 impl InfoRequest {
@@ -90,7 +93,7 @@ impl InfoRequest {
                 let secs = ps.last_save_secs.load(Acquire);
                 PersistFacts {
                     enabled: c.persist.is_some(),
-                    appendfsync: c.persist.as_ref().map_or("", |p| p.appendfsync.name()),
+                    appendfsync: lp.runtime.appendfsync.name(),
                     saving: ps.saving.load(Acquire),
                     scheduled: ps.scheduled.load(Acquire),
                     round_started_ms: ps.round_started_ms.load(Acquire),
@@ -98,6 +101,9 @@ impl InfoRequest {
                     last_save_ok: ps.last_save_ok.load(Acquire),
                     last_save_secs: (secs != u64::MAX).then_some(secs),
                     loading_started_ms: lp.shared.started_ms,
+                    backup_in_progress: ps.backup_in_progress.load(Acquire),
+                    last_backup_ok: ps.last_backup_ok.load(Acquire),
+                    last_backup_ms: ps.last_backup_ms.load(Acquire),
                 }
             },
         }
@@ -201,8 +207,11 @@ fn persistence(req: &InfoRequest, shards: &[ShardStats]) -> String {
             .sum();
         let _ = write!(
             out,
-            "wal_appendfsync:{}\r\nwal_bytes_since_snapshot:{wal_bytes}\r\nwal_write_groups:{started}\r\nwal_durable_groups:{durable}\r\n",
-            p.appendfsync
+            "wal_appendfsync:{}\r\nwal_bytes_since_snapshot:{wal_bytes}\r\nwal_write_groups:{started}\r\nwal_durable_groups:{durable}\r\nbackup_in_progress:{}\r\nbackup_last_status:{}\r\nbackup_last_time:{}\r\n",
+            p.appendfsync,
+            u8::from(p.backup_in_progress),
+            status(p.last_backup_ok),
+            if p.last_backup_ms == 0 { -1 } else { (p.last_backup_ms / 1000) as i64 },
         );
     }
     out

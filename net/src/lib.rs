@@ -13,6 +13,7 @@
 //!   connection and server commands.
 
 mod atomic;
+mod backup;
 mod blocking;
 mod bufring;
 mod client_cmd;

@@ -33,24 +33,33 @@ pub(crate) fn prepare_data_dir(cfg: &PersistConfig, shards: usize) -> io::Result
         )
     })?;
     let shards = shards as u32;
-    use persist::snapshot::manifest;
-    match manifest::load(&cfg.dir).map_err(io::Error::other)? {
-        None => manifest::store(
-            &cfg.dir,
-            &manifest::Manifest {
-                shard_count: shards,
-                snapshots: Vec::new(),
-            },
-        )
-        .map_err(io::Error::other)?,
-        Some(m) if m.shard_count == shards => {}
-        Some(m) => {
-            return Err(io::Error::other(format!(
-                "{}: the data was written with {} shards, not {shards}",
-                cfg.dir.display(),
-                m.shard_count
-            )))
-        }
+    let previous = shard::reshard::previous_shard_count(&cfg.dir)?;
+    if let Some(n) = previous.filter(|&n| n != shards) {
+        tracing::info!(
+            dir = %cfg.dir.display(),
+            "the data was written with {n} shards: re-sharding it to {shards}"
+        );
+    }
+    let started = Instant::now();
+    let summary = shard::reshard::reshard(
+        &cfg.dir,
+        shards,
+        cfg.on_corruption,
+        crate::event_loop::unix_ms(),
+        &mut |line| tracing::info!("{line}"),
+    )
+    .map_err(io::Error::other)?;
+    for warning in &summary.warnings {
+        tracing::warn!("{warning}");
+    }
+    if previous.is_some_and(|n| n != shards) {
+        tracing::info!(
+            "re-sharded {} keys from {} to {} shards in {:.2} s",
+            summary.keys,
+            summary.from,
+            summary.to,
+            started.elapsed().as_secs_f64()
+        );
     }
     Ok(())
 }

@@ -396,9 +396,8 @@ fn reaches_shards(cmd: ConnCmd) -> bool {
         Info | Client | Config | Publish | Spublish | Pubsub => true,
         Ping | Echo | Hello | Auth | Select | Quit | Reset | Command | Time | Multi | Exec
         | Discard | Watch | Unwatch | Shutdown | Subscribe | Unsubscribe | Psubscribe
-        | Punsubscribe | Ssubscribe | Sunsubscribe | Save | Bgsave | Bgrewriteaof | Lastsave => {
-            false
-        }
+        | Punsubscribe | Ssubscribe | Sunsubscribe | Save | Bgsave | Bgrewriteaof | Lastsave
+        | Backup => false,
     }
 }
 

@@ -87,6 +87,9 @@ pub enum ShardOp {
     /// with +OK or an error once the snapshot is committed when `answer`
     /// (SAVE), not at all otherwise (BGSAVE, save rules).
     Snapshot { answer: bool },
+    /// BACKUP's cut, run while every shard is held: logs what the shard
+    /// has and answers its WAL's next LSN (backup.rs).
+    BackupCut,
     /// Ends a client's watches; with `check`, replies 1 if one of them
     /// failed (EXEC), else sends no reply (UNWATCH, DISCARD, disconnect).
     Unwatch {

@@ -21,6 +21,7 @@ pub fn run(lp: &mut EventLoop, cmd: ConnCmd, args: &[Bytes]) -> Plan {
         return done(Reply::error(PERSISTENCE_OFF));
     }
     match cmd {
+        ConnCmd::Backup => backup(lp, args),
         ConnCmd::Save => {
             if !lp.begin_round() {
                 return done(Reply::error("ERR Background save already in progress"));
@@ -61,5 +62,57 @@ pub fn run(lp: &mut EventLoop, cmd: ConnCmd, args: &[Bytes]) -> Plan {
                 ))
             }
         }
+    }
+}
+
+/// BACKUP <dir> [INCREMENTAL]: holds every shard for the cut, then copies
+/// in the background (backup.rs); INFO persistence tells when it is done.
+fn backup(lp: &mut EventLoop, args: &[Bytes]) -> Plan {
+    let incremental = match args.get(2) {
+        None => false,
+        Some(a) if args.len() == 3 && a.eq_ignore_ascii_case(b"incremental") => true,
+        Some(_) => return done(Reply::error(errors::SYNTAX)),
+    };
+    let Ok(dest) = std::str::from_utf8(&args[1]) else {
+        return done(Reply::error(
+            "ERR the backup directory must be a UTF-8 path",
+        ));
+    };
+    if dest.is_empty() {
+        return done(Reply::error("ERR the backup directory must not be empty"));
+    }
+    let dest = std::path::PathBuf::from(dest);
+    let data = lp.shared.config.persist.as_ref().map(|p| p.dir.clone());
+    let same = |a: &std::path::Path, b: &std::path::Path| matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y);
+    if data.is_some_and(|d| same(&d, &dest)) {
+        return done(Reply::error(
+            "ERR the backup directory is the data directory",
+        ));
+    }
+    let non_empty = std::fs::read_dir(&dest).is_ok_and(|mut d| d.next().is_some());
+    if !incremental && non_empty {
+        return done(Reply::error(
+            "ERR the backup directory is not empty: back up into a new one, or add INCREMENTAL",
+        ));
+    }
+    let ps = &lp.shared.persist;
+    if ps
+        .saving
+        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return done(Reply::error("ERR Background save already in progress"));
+    }
+    ps.backup_in_progress.store(true, Ordering::Release);
+    let shards = lp.shard.count;
+    Plan {
+        parts: (0..shards).map(|s| (s, ShardOp::BackupCut)).collect(),
+        combine: Combine::Backup(Box::new(crate::backup::BackupRequest {
+            dest,
+            incremental,
+            shared: lp.shared.clone(),
+        })),
+        barrier: false,
+        hold: (0..shards).collect(),
     }
 }

@@ -26,6 +26,12 @@ pub struct PersistState {
     /// since, refreshed by each shard's tick, for the save rules.
     pub changes: Vec<AtomicU64>,
     pub wal_bytes: Vec<AtomicU64>,
+    /// BACKUP: a copy is running (it holds `saving` too), and how the last
+    /// one ended.
+    pub backup_in_progress: AtomicBool,
+    pub last_backup_ok: AtomicBool,
+    /// Unix ms the last backup ended (0: none yet).
+    pub last_backup_ms: AtomicU64,
 }
 
 impl PersistState {
@@ -42,6 +48,9 @@ impl PersistState {
             last_save_secs: AtomicU64::new(u64::MAX),
             changes: (0..shards).map(|_| AtomicU64::new(0)).collect(),
             wal_bytes: (0..shards).map(|_| AtomicU64::new(0)).collect(),
+            backup_in_progress: AtomicBool::new(false),
+            last_backup_ok: AtomicBool::new(true),
+            last_backup_ms: AtomicU64::new(0),
         }
     }
 

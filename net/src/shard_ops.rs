@@ -95,6 +95,7 @@ impl EventLoop {
                 ShardReply::Batch(Some(replies))
             }
             ShardOp::Stats => ShardReply::Stats(Box::new(self.shard_stats())),
+            ShardOp::BackupCut => ShardReply::Reply(Reply::Integer(self.backup_cut() as i64)),
             // Started from the mailbox (atomic.rs), answered when done.
             ShardOp::Snapshot { .. } => ShardReply::Reply(Reply::error(
                 "ERR a snapshot is started through the shard's mailbox",
@@ -108,6 +109,9 @@ impl EventLoop {
                 self.shard.signals.notify = self.runtime.notify_keyspace_events;
                 self.shard.update_expiry_tracking();
                 self.apply_memory_limit();
+                if let Some(wal) = self.wal.as_mut() {
+                    wal.policy = self.runtime.appendfsync;
+                }
                 ShardReply::Reply(Reply::Ok)
             }
             ShardOp::Publish {

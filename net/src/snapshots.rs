@@ -240,14 +240,14 @@ impl EventLoop {
         let Some(cfg) = &self.shared.config.persist else {
             return;
         };
+        let rules = &self.runtime.save;
         let now = self.now;
         let since_save = now.saturating_sub(ps.last_save_ms.load(Ordering::Acquire));
         let retry_ok = ps.last_save_ok.load(Ordering::Acquire)
             || now.saturating_sub(ps.round_started_ms.load(Ordering::Acquire)) > RETRY_DELAY_MS;
         let changes = ps.total_changes();
         let by_rule = changes > 0
-            && cfg
-                .save
+            && rules
                 .iter()
                 .any(|&(secs, min)| changes >= min && since_save >= secs.saturating_mul(1000));
         let by_size = cfg.snapshot_wal_size > 0 && ps.total_wal_bytes() >= cfg.snapshot_wal_size;

@@ -30,6 +30,8 @@ use std::time::{Duration, Instant};
 
 pub(crate) const WAL_WRITE: u64 = 6;
 pub(crate) const WAL_SYNC: u64 = 7;
+/// everysec's fdatasync, apart from any write group.
+pub(crate) const WAL_TICK_SYNC: u64 = 8;
 
 pub(crate) struct LoopWal {
     pub writer: WalWriter,
@@ -193,7 +195,9 @@ impl EventLoop {
                 self.push(sync_sqe);
             }
             AppendFsync::EverySec | AppendFsync::No => {
-                if wal.unstarted {
+                // (A write still in flight is from `always`, before a
+                // CONFIG SET: what is staged goes once it completes.)
+                if wal.unstarted && !wal.in_flight {
                     wal.unstarted = false;
                     wal.started += 1;
                     if let Err(e) = write_now(&mut wal.writer) {
@@ -216,7 +220,7 @@ impl EventLoop {
                     let sqe = opcode::Fsync::new(types::Fd(wal.writer.raw_fd()))
                         .flags(types::FsyncFlags::DATASYNC)
                         .build()
-                        .user_data(token(WAL_SYNC, 0, 0));
+                        .user_data(token(WAL_TICK_SYNC, 0, 0));
                     self.push(sqe);
                 }
             }
@@ -229,19 +233,21 @@ impl EventLoop {
         }
     }
 
+    pub(crate) fn on_wal_tick_sync(&mut self, res: i32) {
+        let Some(wal) = self.wal.as_mut() else {
+            return;
+        };
+        wal.sync_in_flight = false;
+        if res < 0 {
+            wal.unsynced = true;
+            wal.fail("fdatasync", std::io::Error::from_raw_os_error(-res));
+        }
+    }
+
     pub(crate) fn on_wal_sync(&mut self, res: i32) {
         let Some(wal) = self.wal.as_mut() else {
             return;
         };
-        if !wal.in_flight {
-            // everysec's periodic sync.
-            wal.sync_in_flight = false;
-            if res < 0 {
-                wal.unsynced = true;
-                wal.fail("fdatasync", std::io::Error::from_raw_os_error(-res));
-            }
-            return;
-        }
         wal.in_flight = false;
         let written = wal.write_result.take().unwrap_or(-libc::ECANCELED);
         let error = if written < 0 {
@@ -349,6 +355,13 @@ impl EventLoop {
             return false;
         }
         true
+    }
+
+    /// BACKUP's cut on this shard (held): every change so far is logged
+    /// and on its way to the file; returns the LSN the cut stops before.
+    pub(crate) fn backup_cut(&mut self) -> u64 {
+        self.wal_submit();
+        self.wal.as_ref().map_or(0, |w| w.writer.next_lsn())
     }
 
     pub(crate) fn persist_stats(&self) -> crate::ops::PersistStats {

@@ -347,6 +347,7 @@ command_table! {
         Save "save" 1 [ADMIN NOSCRIPT NO_MULTI] server "Synchronously saves the database(s) to disk.";
         Bgsave "bgsave" -1 [ADMIN NOSCRIPT] server "Asynchronously saves the database(s) to disk.";
         Bgrewriteaof "bgrewriteaof" 1 [ADMIN NOSCRIPT] server "Asynchronously rewrites the append-only file to disk.";
+        Backup "backup" -2 [ADMIN NOSCRIPT NO_MULTI] server "Copies the data, consistent across shards, to a directory a server can start from (TokenginX).";
         Lastsave "lastsave" 1 [LOADING STALE FAST] server "Returns the Unix timestamp of the last successful save to disk.";
         // Pub/Sub
         Subscribe "subscribe" -2 [NOSCRIPT LOADING STALE] pubsub "Listens for messages published to channels.";

@@ -74,7 +74,8 @@ pub fn random_command(rng: &mut fastrand::Rng) -> Vec<String> {
     random_command_for(rng, 0, 1)
 }
 
-/// `name`, or the first of `name-1`, `name-2`... shard `id` of `count` owns.
+/// `name`, or the first of `name-1`, `name-2`... shard `id` of `count` owns
+/// (`name` without a hash tag).
 pub fn owned_key(name: &str, id: usize, count: usize) -> String {
     let mut key = name.to_string();
     let mut n = 0;
@@ -90,7 +91,8 @@ pub fn random_command_for(rng: &mut fastrand::Rng, id: usize, count: usize) -> V
     let key = owned_key(&format!("k{}", rng.u32(..60)), id, count);
     let (k1, kx, k2) = (
         owned_key("k1", id, count),
-        owned_key("{k}x", id, count),
+        // A hash tag: the tag picks the slot.
+        format!("{{{}}}x", owned_key("k", id, count)),
         owned_key("k2", id, count),
     );
     let member = format!("m{}", rng.u32(..8));

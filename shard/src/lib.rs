@@ -34,6 +34,9 @@ pub mod memory;
 #[cfg(test)]
 mod memory_tests;
 pub mod recover;
+pub mod reshard;
+#[cfg(test)]
+mod reshard_tests;
 pub mod restore;
 pub mod shard;
 pub mod signals;

@@ -152,8 +152,10 @@ impl Loader {
                 path: path.to_path_buf(),
                 shard,
                 count,
+                lsn,
                 found_shard: h.shard_id,
                 found_count: h.shard_count,
+                found_lsn: h.lsn,
             });
         }
         Ok(reader)

@@ -43,16 +43,18 @@ pub enum LoadError {
         source: SnapshotError,
     },
     #[error(
-        "{}: snapshot is of shard {found_shard} of {found_count}, but the manifest \
-         names it for shard {shard} of {count}",
+        "{}: snapshot is of shard {found_shard} of {found_count} up to LSN {found_lsn}, but \
+         the manifest names it for shard {shard} of {count} up to LSN {lsn}",
         path.display()
     )]
     SnapshotMismatch {
         path: PathBuf,
         shard: u32,
         count: u32,
+        lsn: u64,
         found_shard: u32,
         found_count: u32,
+        found_lsn: u64,
     },
     #[error("{}: record {index} cannot be decoded: {source}", path.display())]
     SnapshotRecord {

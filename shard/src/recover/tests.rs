@@ -322,6 +322,13 @@ fn a_missing_or_damaged_snapshot_is_an_error_naming_it() {
     assert_eq!(loaded.keys, 3000);
     assert_eq!(contents(&got, NOW), contents(&shard, NOW));
     assert_eq!(loaded.next_lsn, 10);
+    // A manifest line that does not match the file's header.
+    let mut m = manifest::load(dir).unwrap().unwrap();
+    m.snapshots[0].lsn = 11;
+    manifest::store(dir, &m).unwrap();
+    let err = load_with(dir, OnCorruption::Truncate).err().unwrap();
+    assert!(matches!(err, LoadError::SnapshotMismatch { .. }), "{err}");
+    assert!(err.to_string().contains(path.to_str().unwrap()), "{err}");
 }
 
 /// The snapshot reached the disk before the WAL records it covers: the
