@@ -27,7 +27,6 @@ fn stop(server: &mut Process) {
 }
 
 #[test]
-#[ignore = "needs re-sharding at start-up"]
 fn shard_count_changes_keep_every_key() {
     let seed = std::env::var("RESHARD_SEED")
         .ok()
