@@ -624,7 +624,11 @@ fn acknowledged_writes_survive_sigkill() {
                 (true, false) => applied += 1,
                 (false, true) => dropped += 1,
                 // A write across shards, durable on one when the crash came.
-                (true, true) => partial += 1,
+                (true, true) => {
+                    partial += 1;
+                    let what = pending.as_ref().map(|p| p.what.as_str()).unwrap_or("");
+                    println!("{context}: applied in part: {what}");
+                }
                 (false, false) => {}
             }
         }
