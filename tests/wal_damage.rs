@@ -335,3 +335,138 @@ fn missing_middle_segment_is_reported_as_a_gap() {
     assert_eq!(code, 0, "{context}: repaired: {report}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Records in each shard's newest segment under `dir`.
+fn record_counts(dir: &Path) -> [usize; 2] {
+    [0, 1].map(|shard| {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join(format!("shard-00{shard}")))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        files.last().map_or(0, |f| records(f).len())
+    })
+}
+
+/// Two hash tags whose keys live on shard 0 and shard 1 respectively,
+/// found by watching which shard's log a write lands in (under `always`
+/// the record is in the file once the write is acknowledged).
+fn tags_of_each_shard() -> [String; 2] {
+    let dir = common::scratch_dir("probe");
+    let server = tokenginx_with(
+        Options::shards(2)
+            .data_dir(&dir)
+            .env("TOKENGINX_PERSIST_APPENDFSYNC", "always"),
+    );
+    let mut con = common::redis_client(server.port);
+    let mut found: [Option<String>; 2] = [None, None];
+    for i in 0.. {
+        let tag = format!("{{t{i}}}");
+        let before = record_counts(&dir);
+        redis::cmd("SET")
+            .arg(format!("{tag}probe"))
+            .arg("x")
+            .exec(&mut con)
+            .unwrap();
+        let after = record_counts(&dir);
+        let shard = usize::from(after[1] > before[1]);
+        assert_eq!(after[shard], before[shard] + 1, "{before:?} {after:?}");
+        found[shard].get_or_insert(tag);
+        if let [Some(a), Some(b)] = &found {
+            drop(server);
+            let _ = std::fs::remove_dir_all(&dir);
+            return [a.clone(), b.clone()];
+        }
+        assert!(i < 100, "no tag found for each shard: {found:?}");
+    }
+    unreachable!()
+}
+
+#[test]
+fn damage_in_one_shard_refuses_start_up_and_truncate_leaves_the_other_alone() {
+    let mut rng = fastrand::Rng::with_seed(seed());
+    let [tag0, tag1] = tags_of_each_shard();
+    let dir = common::scratch_dir("corrupt-two");
+    let n = 30;
+    let opts = |dir: &Path| {
+        Options::shards(2)
+            .data_dir(dir)
+            .env("TOKENGINX_PERSIST_APPENDFSYNC", "always")
+    };
+    let mut server = tokenginx_with(opts(&dir));
+    let mut con = common::redis_client(server.port);
+    let mut pipe = redis::pipe();
+    for i in 0..n {
+        for tag in [&tag0, &tag1] {
+            pipe.cmd("SET")
+                .arg(format!("{tag}k{i}"))
+                .arg(value(i, 40))
+                .ignore();
+        }
+    }
+    pipe.exec(&mut con).unwrap();
+    server.stop();
+    let shard_files = |shard: usize| {
+        let mut f: Vec<PathBuf> = std::fs::read_dir(dir.join(format!("shard-00{shard}")))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        f.sort();
+        f
+    };
+    let seg0 = shard_files(0).pop().unwrap();
+    let seg1 = shard_files(1).pop().unwrap();
+    assert_eq!(record_counts(&dir), [n, n]);
+    let intact = std::fs::read(&seg0).unwrap();
+
+    let recs = records(&seg1);
+    let damaged = rng.usize(0..n - 1);
+    let (start, end) = recs[damaged];
+    let mut data = std::fs::read(&seg1).unwrap();
+    data[rng.usize(start..end)] ^= 1 << rng.u8(0..8);
+    std::fs::write(&seg1, &data).unwrap();
+    let context = format!("shard 1's record {damaged} damaged at offset {start}");
+
+    let (code, report) = check_data(&dir);
+    assert_eq!(code, 1, "{context}: {report}");
+    let corrupt: Vec<&str> = report.lines().filter(|l| l.contains("CORRUPT")).collect();
+    assert!(
+        corrupt.len() == 1 && corrupt[0].contains(&seg1.display().to_string()),
+        "{context}: {report}"
+    );
+
+    let (status, log) = tokenginx_refuses(opts(&dir));
+    assert!(!status.success(), "{context}: exit status {status}\n{log}");
+    assert!(
+        log.lines().any(|l| l.contains("ERROR")
+            && l.contains(&seg1.display().to_string())
+            && l.contains(&format!("offset {start}"))
+            && l.contains("on_corruption")),
+        "{context}: no error naming file, offset and on_corruption:\n{log}"
+    );
+
+    let mut server = tokenginx_with(opts(&dir).env("TOKENGINX_PERSIST_ON_CORRUPTION", "truncate"));
+    let mut con = common::redis_client(server.port);
+    let mut pipe = redis::pipe();
+    for i in 0..n {
+        for tag in [&tag0, &tag1] {
+            pipe.cmd("GET").arg(format!("{tag}k{i}"));
+        }
+    }
+    let got: Vec<Option<String>> = pipe.query(&mut con).unwrap();
+    for (i, pair) in got.chunks(2).enumerate() {
+        assert_eq!(
+            pair[0],
+            Some(value(i, 40)),
+            "{context}: {tag0}k{i} (shard 0)"
+        );
+        let want = (i < damaged).then(|| value(i, 40));
+        assert_eq!(pair[1], want, "{context}: {tag1}k{i} (shard 1)");
+    }
+    server.stop();
+    assert!(
+        std::fs::read(&seg0).unwrap() == intact,
+        "{context}: shard 0's segment changed"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
