@@ -221,6 +221,18 @@ impl EventLoop {
 
     /// Runs until shutdown completes.
     pub fn run(mut self) -> io::Result<()> {
+        let result = self.run_loop();
+        if result.is_err() && !self.drained {
+            // A failed loop answers nobody any more: the others must not
+            // wait the whole shutdown grace period for it to drain (a
+            // start-up that fails on damaged data would take 5 s to exit).
+            self.drained = true;
+            self.shared.drained_shards.fetch_add(1, Ordering::AcqRel);
+        }
+        result
+    }
+
+    fn run_loop(&mut self) -> io::Result<()> {
         self.begin_loading()?;
         self.arm_accept();
         self.arm_wake();
