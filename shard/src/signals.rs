@@ -138,14 +138,7 @@ impl Signals {
 
     /// A key changed: every WATCH on it fails its EXEC.
     pub fn modified(&mut self, db: usize, key: &[u8]) {
-        if let Some(changes) = &mut self.changes {
-            changes.push(Change::Key {
-                db,
-                at: self.change_keys.len() as u32,
-                len: key.len() as u32,
-            });
-            self.change_keys.extend_from_slice(key);
-        }
+        self.modified_for_log(db, key);
         if self.watched.is_empty() {
             if let Some(relay) = &mut self.relay {
                 relay.modified.push((db, Bytes::copy_from_slice(key)));
