@@ -188,8 +188,33 @@ fn random_op(rng: &mut fastrand::Rng, m: &Model, seq: u64) -> Op {
     let s = |rng: &mut fastrand::Rng| pick(rng, &format!("cr:c{id}:s"), STRINGS);
     let mut pipe = redis::pipe();
     match rng.u8(0..100) {
+        // COPY of a counter (never expires, so whether it exists is known)
+        // onto a string, often on another shard: a cross-shard COPY writes
+        // through a put-back to the owner, whose durability the reply
+        // must wait for under `always`.
+        0..=4 => {
+            let src = pick(rng, &format!("cr:c{id}:n"), COUNTERS);
+            let dst = s(rng);
+            let copied = m.state(&src).val.clone();
+            pipe.cmd("COPY").arg(&src).arg(&dst).arg("REPLACE");
+            Op {
+                pipe,
+                what: format!("COPY {src} {dst} REPLACE"),
+                atomic: false,
+                after: Box::new(move |_, _| match &copied {
+                    Val::None => Vec::new(),
+                    val => vec![(
+                        dst.clone(),
+                        State {
+                            val: val.clone(),
+                            expire: None,
+                        },
+                    )],
+                }),
+            }
+        }
         // SET, with PX (short: expiring during the test, or long) or not.
-        0..=34 => {
+        5..=34 => {
             let key = s(rng);
             let v = fresh_value(rng, id, seq);
             let px = match rng.u8(0..3) {

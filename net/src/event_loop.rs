@@ -258,7 +258,11 @@ impl EventLoop {
                 }
             }
             self.handle_signals();
-            self.snapshot_step();
+            // A held shard may have keys lent out (together.rs), a
+            // placeholder in their place: the snapshot walk waits.
+            if self.held_by.is_none() {
+                self.snapshot_step();
+            }
             // Blocked clients are looked at only when one may be due, not
             // on every iteration: thousands may wait in BLPOP.
             let due = self.next_block_deadline.is_some_and(|d| self.now > d);
