@@ -132,6 +132,8 @@ pub struct EventLoop {
     pub(crate) all_loaded: bool,
     /// This shard's part of a snapshot round, while it runs.
     pub(crate) snapshot: Option<crate::snapshots::SnapshotRun>,
+    /// Its file being finished on a thread of its own.
+    pub(crate) snapshot_finishing: Option<crate::snapshots::Finishing>,
 }
 
 impl EventLoop {
@@ -197,6 +199,7 @@ impl EventLoop {
             loading: None,
             all_loaded: false,
             snapshot: None,
+            snapshot_finishing: None,
         })
     }
 
@@ -263,6 +266,7 @@ impl EventLoop {
             if self.held_by.is_none() {
                 self.snapshot_step();
             }
+            self.poll_snapshot_finish();
             // Blocked clients are looked at only when one may be due, not
             // on every iteration: thousands may wait in BLPOP.
             let due = self.next_block_deadline.is_some_and(|d| self.now > d);
