@@ -30,7 +30,7 @@ lint:
 bench:
 	./scripts/bench.sh
 
-# Fuzz the RESP request parser and the WAL record reader for FUZZ_SECONDS
+# Fuzz the RESP request parser, the WAL record reader and the record codec for FUZZ_SECONDS
 # each (default 600). cargo fuzz
 # needs compiler flags that stable rustc only takes with RUSTC_BOOTSTRAP=1.
 FUZZ_SECONDS ?= 600
@@ -38,6 +38,7 @@ fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	cd proto && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run resp_request -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
 	cd persist && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run wal_records -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
+	cd shard && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run codec_records -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
 
 clean:
 	$(CARGO) clean

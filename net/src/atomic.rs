@@ -235,7 +235,18 @@ impl EventLoop {
         let (slot, generation) = (tx.conn, tx.generation);
         if let Combine::Together(together) = combine {
             let (reply, put_back) = self.run_together(*together, parts);
-            self.end_tx_with(id, put_back, reply);
+            // Under appendfsync always the owners' answers to the put-back
+            // come once it is durable there, and the client's reply waits
+            // for them; otherwise nobody needs to wait.
+            let always = self
+                .wal
+                .as_ref()
+                .is_some_and(|w| w.policy == crate::AppendFsync::Always);
+            if always && !put_back.is_empty() {
+                self.run_tx_step(id, put_back, Combine::Ready(reply));
+            } else {
+                self.end_tx_with(id, put_back, reply);
+            }
             return;
         }
         let next = match combine {

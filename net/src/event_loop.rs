@@ -132,6 +132,8 @@ pub struct EventLoop {
     pub(crate) all_loaded: bool,
     /// This shard's part of a snapshot round, while it runs.
     pub(crate) snapshot: Option<crate::snapshots::SnapshotRun>,
+    /// Its file being finished on a thread of its own.
+    pub(crate) snapshot_finishing: Option<crate::snapshots::Finishing>,
 }
 
 impl EventLoop {
@@ -197,6 +199,7 @@ impl EventLoop {
             loading: None,
             all_loaded: false,
             snapshot: None,
+            snapshot_finishing: None,
         })
     }
 
@@ -221,6 +224,18 @@ impl EventLoop {
 
     /// Runs until shutdown completes.
     pub fn run(mut self) -> io::Result<()> {
+        let result = self.run_loop();
+        if result.is_err() && !self.drained {
+            // A failed loop answers nobody any more: the others must not
+            // wait the whole shutdown grace period for it to drain (a
+            // start-up that fails on damaged data would take 5 s to exit).
+            self.drained = true;
+            self.shared.drained_shards.fetch_add(1, Ordering::AcqRel);
+        }
+        result
+    }
+
+    fn run_loop(&mut self) -> io::Result<()> {
         self.begin_loading()?;
         self.arm_accept();
         self.arm_wake();
@@ -246,7 +261,12 @@ impl EventLoop {
                 }
             }
             self.handle_signals();
-            self.snapshot_step();
+            // A held shard may have keys lent out (together.rs), a
+            // placeholder in their place: the snapshot walk waits.
+            if self.held_by.is_none() {
+                self.snapshot_step();
+            }
+            self.poll_snapshot_finish();
             // Blocked clients are looked at only when one may be due, not
             // on every iteration: thousands may wait in BLPOP.
             let due = self.next_block_deadline.is_some_and(|d| self.now > d);

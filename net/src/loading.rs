@@ -128,7 +128,13 @@ impl EventLoop {
             loaded.expired,
         );
         self.open_wal(loaded.next_lsn)?;
-        self.shared.persist.loading.fetch_sub(1, Ordering::AcqRel);
+        if self.shared.persist.loading.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let secs = crate::event_loop::unix_ms().saturating_sub(self.shared.started_ms);
+            tracing::info!(
+                "data loaded: ready to accept commands ({:.3} s after start)",
+                secs as f64 / 1000.0
+            );
+        }
         Ok(())
     }
 

@@ -38,6 +38,22 @@ pub(crate) struct SnapshotRun {
     rotate_from: Option<u64>,
 }
 
+/// A snapshot whose file is being finished and committed on its thread.
+pub(crate) struct Finishing {
+    rx: crossbeam_channel::Receiver<Result<u64, String>>,
+    changes_before: u64,
+    bytes_before: u64,
+    waiters: Vec<ReplyTo>,
+}
+
+/// How a shard's part of a round ended.
+struct Finished {
+    result: Result<u64, String>,
+    changes_before: u64,
+    bytes_before: u64,
+    waiters: Vec<ReplyTo>,
+}
+
 impl EventLoop {
     /// Claims the round; false if one is running.
     pub(crate) fn begin_round(&self) -> bool {
@@ -146,7 +162,84 @@ impl EventLoop {
             return;
         }
         let run = self.snapshot.take().expect("snapshot");
-        let result = self.commit(run.job, run.error);
+        if let Some(e) = run.error {
+            let finished = Finished {
+                result: Err(e),
+                changes_before: run.changes_before,
+                bytes_before: run.bytes_before,
+                waiters: run.waiters,
+            };
+            return self.snapshot_finished(finished);
+        }
+        self.finish_in_background(run);
+    }
+
+    /// The file's last blocks, its fsync, the MANIFEST and the deletion of
+    /// what it covers take tens of milliseconds for a million keys: a
+    /// thread of its own does them, and wakes this loop when done.
+    fn finish_in_background(&mut self, run: SnapshotRun) {
+        let (Some(cfg), Some(wal)) = (&self.shared.config.persist, &self.wal) else {
+            return;
+        };
+        // Records the job saw past this LSN are replayed over it too:
+        // each sets a key's whole state, so replaying them again is harmless.
+        let lsn = wal.writer.segment_first_lsn();
+        let (dir, shard, count) = (cfg.dir.clone(), self.id as u32, self.shard.count as u32);
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let me = self.peers[self.id].clone();
+        let SnapshotRun {
+            job,
+            changes_before,
+            bytes_before,
+            waiters,
+            ..
+        } = run;
+        self.snapshot_finishing = Some(Finishing {
+            rx,
+            changes_before,
+            bytes_before,
+            waiters,
+        });
+        let spawned = std::thread::Builder::new()
+            .name(format!("snapshot-{shard}"))
+            .spawn(move || {
+                let _ = tx.send(commit(job, &dir, shard, count, lsn));
+                me.wake_now();
+            });
+        if let Err(e) = spawned {
+            let f = self.snapshot_finishing.take().expect("finishing");
+            self.snapshot_finished(Finished {
+                result: Err(format!("cannot start a thread: {e}")),
+                changes_before: f.changes_before,
+                bytes_before: f.bytes_before,
+                waiters: f.waiters,
+            });
+        }
+    }
+
+    /// Each iteration: whether the background finish is done.
+    pub(crate) fn poll_snapshot_finish(&mut self) {
+        let Some(f) = &self.snapshot_finishing else {
+            return;
+        };
+        let result = match f.rx.try_recv() {
+            Ok(result) => result,
+            Err(crossbeam_channel::TryRecvError::Empty) => return,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                Err("the snapshot thread ended without a result".into())
+            }
+        };
+        let f = self.snapshot_finishing.take().expect("finishing");
+        self.snapshot_finished(Finished {
+            result,
+            changes_before: f.changes_before,
+            bytes_before: f.bytes_before,
+            waiters: f.waiters,
+        });
+    }
+
+    fn snapshot_finished(&mut self, run: Finished) {
+        let result = run.result;
         let ok = result.is_ok();
         match &result {
             Ok(lsn) => {
@@ -167,33 +260,6 @@ impl EventLoop {
             self.respond(waiter, ShardReply::Reply(reply));
         }
         self.part_finished(ok);
-    }
-
-    /// Finishes the file at the WAL's next LSN and makes it current.
-    fn commit(&mut self, job: SnapshotJob, error: Option<String>) -> Result<u64, String> {
-        if let Some(e) = error {
-            return Err(e);
-        }
-        let (Some(cfg), Some(wal)) = (&self.shared.config.persist, &self.wal) else {
-            return Err(PERSISTENCE_OFF.into());
-        };
-        // Records the job saw past this LSN are replayed over it too:
-        // each sets a key's whole state, so replaying them again is harmless.
-        let lsn = wal.writer.segment_first_lsn();
-        let summary = job.finish(lsn).map_err(|e| e.to_string())?;
-        let file = summary
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let entry = ShardSnapshot {
-            shard: self.id as u32,
-            lsn,
-            file,
-        };
-        shard::snapshot_files::commit_snapshots(&cfg.dir, self.shard.count as u32, &[entry])
-            .map_err(|e| e.to_string())?;
-        Ok(lsn)
     }
 
     /// Counts this shard's part of the round as done; the last part ends it.
@@ -268,6 +334,25 @@ impl EventLoop {
             self.start_round_in_background();
         }
     }
+}
+
+/// Finishes the file at `lsn` and makes it current (on the finishing thread).
+fn commit(
+    job: SnapshotJob,
+    dir: &std::path::Path,
+    shard: u32,
+    count: u32,
+    lsn: u64,
+) -> Result<u64, String> {
+    let summary = job.finish(lsn).map_err(|e| e.to_string())?;
+    let file = summary
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let entry = ShardSnapshot { shard, lsn, file };
+    shard::snapshot_files::commit_snapshots(dir, count, &[entry]).map_err(|e| e.to_string())?;
+    Ok(lsn)
 }
 
 /// Asks the log to move to a new segment once the walk is done, and says

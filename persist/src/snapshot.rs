@@ -36,6 +36,7 @@
 //! The data directory's manifest ([`manifest`]) names each shard's current
 //! snapshot and the WAL position it covers.
 
+mod check;
 mod format;
 pub mod manifest;
 mod reader;
@@ -44,6 +45,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+pub use check::{check_snapshots, SnapshotFileReport, SnapshotReport};
 pub use format::{SnapshotError, SnapshotHeader, BLOCK_TARGET};
 pub use reader::SnapshotReader;
 pub use writer::{SnapshotSummary, SnapshotWriter};

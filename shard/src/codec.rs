@@ -28,7 +28,7 @@
 
 mod batch;
 
-pub use batch::{decode_batch, encode_batch, record_key, record_target, wal_type};
+pub use batch::{decode_batch, encode_batch, encode_batch_of, record_key, record_target, wal_type};
 
 use crate::cmd::typed::Collection;
 use crate::shard::DATABASES;

@@ -51,6 +51,10 @@ pub struct Shard {
     /// Set while a transaction runs here: its commands skip the memory
     /// check, which EXEC made for all of them.
     pub in_exec: bool,
+    /// One past the highest database index ever created: what runs after
+    /// every command (collect_expired) need not look at sixteen slots when
+    /// only database 0 is used.
+    db_limit: usize,
 }
 
 impl Shard {
@@ -66,6 +70,7 @@ impl Shard {
             policy: Policy::default(),
             evicted: 0,
             in_exec: false,
+            db_limit: 0,
         }
     }
 
@@ -156,6 +161,9 @@ impl Shard {
         let slots = self.slots();
         let track = self.signals.tracks_expiry();
         let lfu = self.policy.is_lfu();
+        if self.dbs[index].is_none() {
+            self.db_limit = self.db_limit.max(index + 1);
+        }
         self.dbs[index].get_or_insert_with(|| {
             let mut db = Db::new(slots);
             db.track_expired = track;
@@ -175,14 +183,17 @@ impl Shard {
     /// events. (Redis also signals a modification; here WATCH notices an
     /// expired key by its absence at EXEC, see `Signals::unwatch`.)
     pub fn collect_expired(&mut self) {
-        for (i, slot) in self.dbs.iter_mut().enumerate() {
+        for (i, slot) in self.dbs[..self.db_limit].iter_mut().enumerate() {
             let Some(db) = slot.as_deref_mut() else {
                 continue;
             };
+            if db.expired_keys.is_empty() {
+                continue;
+            }
             for key in db.expired_keys.drain(..) {
                 self.signals.notify(i, class::EXPIRED, "expired", &key);
-                if let Some(changes) = &mut self.signals.changes {
-                    changes.push(crate::signals::Change::Key(i, key));
+                if self.signals.changes.is_some() {
+                    self.signals.modified_for_log(i, &key);
                 }
             }
         }
@@ -217,6 +228,7 @@ impl Shard {
     /// watch or wait on stays with the database index, as in Redis.
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
         self.dbs.swap(a, b);
+        self.db_limit = self.db_limit.max(a.max(b) + 1);
     }
 
     pub fn next_random(&mut self) -> u64 {

@@ -74,8 +74,14 @@ pub struct Watcher {
 /// A change the write-ahead log must carry, recorded while logging is on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
-    /// A key changed: its whole state (or its absence) is logged.
-    Key(usize, Bytes),
+    /// A key changed: its whole state (or its absence) is logged. The key
+    /// is `Signals::change_keys[at..at + len]`: one buffer for every key of
+    /// a command rather than an allocation each.
+    Key {
+        db: usize,
+        at: u32,
+        len: u32,
+    },
     FlushDb(usize),
     FlushAll,
     /// Every key of a database changed at once (SWAPDB).
@@ -87,6 +93,8 @@ pub struct Signals {
     /// While Some, every change to the data is recorded here for the
     /// write-ahead log (see changelog.rs).
     pub changes: Option<Vec<Change>>,
+    /// The bytes of the keys in `changes`.
+    pub change_keys: Vec<u8>,
     /// Classes enabled by `notify-keyspace-events`; others are not recorded.
     pub notify: u32,
     /// Events to publish, drained by the event loop.
@@ -130,9 +138,7 @@ impl Signals {
 
     /// A key changed: every WATCH on it fails its EXEC.
     pub fn modified(&mut self, db: usize, key: &[u8]) {
-        if let Some(changes) = &mut self.changes {
-            changes.push(Change::Key(db, Bytes::copy_from_slice(key)));
-        }
+        self.modified_for_log(db, key);
         if self.watched.is_empty() {
             if let Some(relay) = &mut self.relay {
                 relay.modified.push((db, Bytes::copy_from_slice(key)));
@@ -141,6 +147,19 @@ impl Signals {
         }
         if let Some(watchers) = self.watched.get_mut(&KeyRef(db, key)) {
             watchers.iter_mut().for_each(|w| w.dirty = true);
+        }
+    }
+
+    /// Records a change for the write-ahead log only (an expiry: nobody
+    /// watching it is told here; WATCH learns of expiry on its own).
+    pub fn modified_for_log(&mut self, db: usize, key: &[u8]) {
+        if let Some(changes) = &mut self.changes {
+            changes.push(Change::Key {
+                db,
+                at: self.change_keys.len() as u32,
+                len: key.len() as u32,
+            });
+            self.change_keys.extend_from_slice(key);
         }
     }
 

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod keyspace;
+
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -87,6 +89,23 @@ impl Process {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Runs `f`; if it panics, prints this server's log first, so that a
+    /// failure shows what the server did meanwhile.
+    pub fn explain<T>(&self, f: impl FnOnce() -> T) -> T {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(v) => v,
+            Err(panic) => {
+                eprintln!(
+                    "--- log of {} on port {}:\n{}---",
+                    self.what,
+                    self.port,
+                    self.log_text()
+                );
+                std::panic::resume_unwind(panic)
+            }
+        }
+    }
+
     /// Sends `signal` to the process.
     pub fn signal(&self, signal: i32) {
         // SAFETY: kill(2) on a child we spawned and have not reaped yet, so the
@@ -117,6 +136,13 @@ impl Process {
             None => true,
             Some(child) => child.try_wait().expect("try_wait").is_some(),
         }
+    }
+
+    /// SIGKILL (a crash: nothing is flushed or synced), then reaps it.
+    pub fn kill(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = child.kill();
+        child.wait().expect("wait after SIGKILL")
     }
 
     /// SIGTERM, wait up to [`STOP_DEADLINE`], SIGKILL if it hangs. Returns the
@@ -211,43 +237,8 @@ pub fn tokenginx(shards: usize) -> Process {
 pub fn tokenginx_with(opts: Options) -> Process {
     let mut last_log = String::new();
     for _ in 0..START_ATTEMPTS {
-        let port = free_port();
-        let log = log_path("tokenginx");
-        let out = File::create(&log).expect("create log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenginx"));
-        cmd.args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--shards",
-            &opts.shards.to_string(),
-        ])
-        .args(["--log-level", "info"])
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("dup log"))
-        .stderr(out);
-        // Settings the developer's environment might carry must not leak in.
-        for (key, _) in std::env::vars() {
-            if key.starts_with("TOKENGINX_") {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.env_remove("RUST_LOG");
-        let scratch_dir = opts.data_dir.is_none().then(|| scratch_dir("data"));
-        let data_dir = opts.data_dir.clone().or(scratch_dir.clone()).unwrap();
-        cmd.env("TOKENGINX_PERSIST_DIR", &data_dir);
-        for (k, v) in &opts.env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("spawn tokenginx");
-        let mut proc = Process {
-            child: Some(child),
-            port,
-            log,
-            what: "tokenginx",
-            scratch_dir,
-        };
+        let mut proc = spawn_tokenginx(&opts);
+        let port = proc.port;
         if wait_ready(&mut proc) {
             return proc;
         }
@@ -260,6 +251,62 @@ pub fn tokenginx_with(opts: Options) -> Process {
         panic!("tokenginx on port {port} did not answer PING within {START_DEADLINE:?}; log:\n{last_log}");
     }
     panic!("tokenginx failed to start {START_ATTEMPTS} times; last log:\n{last_log}");
+}
+
+/// Starts TokenginX where it must refuse to start (damaged data, say):
+/// waits up to [`START_DEADLINE`] for it to exit and returns its exit
+/// status and log. Panics if it is still running by then.
+pub fn tokenginx_refuses(opts: Options) -> (ExitStatus, String) {
+    let mut proc = spawn_tokenginx(&opts);
+    match proc.wait_exit(START_DEADLINE) {
+        Some(status) => (status, proc.log_text()),
+        None => {
+            let log = proc.log_text();
+            proc.stop();
+            panic!("tokenginx was expected to refuse to start, but ran; log:\n{log}");
+        }
+    }
+}
+
+/// Spawns the binary on a free port with `opts`, without waiting for it.
+fn spawn_tokenginx(opts: &Options) -> Process {
+    let port = free_port();
+    let log = log_path("tokenginx");
+    let out = File::create(&log).expect("create log file");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenginx"));
+    cmd.args([
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--shards",
+        &opts.shards.to_string(),
+    ])
+    .args(["--log-level", "info"])
+    .stdin(Stdio::null())
+    .stdout(out.try_clone().expect("dup log"))
+    .stderr(out);
+    // Settings the developer's environment might carry must not leak in.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TOKENGINX_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env_remove("RUST_LOG");
+    let scratch_dir = opts.data_dir.is_none().then(|| scratch_dir("data"));
+    let data_dir = opts.data_dir.clone().or(scratch_dir.clone()).unwrap();
+    cmd.env("TOKENGINX_PERSIST_DIR", &data_dir);
+    for (k, v) in &opts.env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("spawn tokenginx");
+    Process {
+        child: Some(child),
+        port,
+        log,
+        what: "tokenginx",
+        scratch_dir,
+    }
 }
 
 /// Whether `redis-server` is installed. Tests that compare against it skip

@@ -15,7 +15,12 @@ use persist::wal::RecordType;
 
 /// Appends `records` to `out` as one batch payload.
 pub fn encode_batch(out: &mut Vec<u8>, records: &[Vec<u8>]) {
-    out.reserve(records.iter().map(|r| r.len() + 5).sum());
+    encode_batch_of(out, records.iter().map(Vec::as_slice));
+}
+
+/// [`encode_batch`] from borrowed records.
+pub fn encode_batch_of<'a>(out: &mut Vec<u8>, records: impl Iterator<Item = &'a [u8]> + Clone) {
+    out.reserve(records.clone().map(|r| r.len() + 5).sum());
     for r in records {
         put_var(out, r.len() as u64);
         out.extend_from_slice(r);
