@@ -102,6 +102,9 @@ fn save_bgsave_lastsave_and_info() {
     wait_field(&mut con, "aof_rewrite_in_progress", "0");
     wait_field(&mut con, "aof_rewrite_scheduled", "0");
     wait_field(&mut con, "rdb_bgsave_in_progress", "0");
+    // SAVE, BGSAVE and BGREWRITEAOF (run at once or scheduled).
+    assert_eq!(info_field(&mut con, "rdb_saves"), "3");
+    assert_eq!(info_field(&mut con, "aof_rewrites"), "1");
     let err = redis::cmd("BGSAVE")
         .arg("NOW")
         .query::<String>(&mut con)
@@ -348,6 +351,21 @@ fn backup_is_consistent_across_shards_and_restores() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+    // Nor does an incremental one go into a directory that holds no backup:
+    // nothing in it is touched.
+    let other = scratch_dir("not-a-backup");
+    std::fs::write(other.join("notes.txt"), "keep me").unwrap();
+    let err = redis::cmd("BACKUP")
+        .arg(other.to_str().unwrap())
+        .arg("INCREMENTAL")
+        .query::<String>(&mut con)
+        .unwrap_err();
+    assert!(err.to_string().contains("holds no backup"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(other.join("notes.txt")).unwrap(),
+        "keep me"
+    );
+    std::fs::remove_dir_all(&other).unwrap();
     stop.store(true, Ordering::Relaxed);
     let written: Vec<u64> = writers.into_iter().map(|w| w.join().unwrap()).collect();
     drop(server);

@@ -96,13 +96,16 @@ pub fn copy(data: &Path, dest: &Path, cuts: &[u64], incremental: bool) -> io::Re
         tracing::info!(
             "the WAL since the last backup was compacted by a snapshot: taking a full backup"
         );
-    } else if dir_has_files(dest)? && !incremental {
+    } else if dir_has_files(dest)? {
+        // Never clear a directory that is not a backup of this server.
+        let why = if incremental {
+            format!("holds no backup of {shards} shards to add to")
+        } else {
+            "is not empty; back up into a new directory".to_string()
+        };
         return Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
-            format!(
-                "{} is not empty; back up into a new directory",
-                dest.display()
-            ),
+            format!("{} {why}", dest.display()),
         ));
     }
     full(data, dest, cuts)?;

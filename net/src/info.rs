@@ -55,6 +55,8 @@ struct PersistFacts {
     backup_in_progress: bool,
     last_backup_ok: bool,
     last_backup_ms: u64,
+    saves: u64,
+    rewrites: u64,
 }
 
 impl InfoRequest {
@@ -104,6 +106,8 @@ impl InfoRequest {
                     backup_in_progress: ps.backup_in_progress.load(Acquire),
                     last_backup_ok: ps.last_backup_ok.load(Acquire),
                     last_backup_ms: ps.last_backup_ms.load(Acquire),
+                    saves: ps.saves.load(Acquire),
+                    rewrites: ps.rewrites.load(Acquire),
                 }
             },
         }
@@ -188,14 +192,16 @@ fn persistence(req: &InfoRequest, shards: &[ShardStats]) -> String {
     let last = p.last_save_secs.map_or(-1, |s| s as i64);
     let _ = write!(
         out,
-        "current_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:{changes}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{last}\r\nrdb_current_bgsave_time_sec:{current}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{last}\r\naof_current_rewrite_time_sec:{current}\r\naof_last_bgrewrite_status:{}\r\naof_last_write_status:{}\r\n",
+        "current_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:{changes}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{last}\r\nrdb_current_bgsave_time_sec:{current}\r\nrdb_saves:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{last}\r\naof_current_rewrite_time_sec:{current}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_last_write_status:{}\r\n",
         u8::from(p.saving),
         p.last_save_ms / 1000,
         status(p.last_save_ok),
+        p.saves,
         u8::from(p.enabled),
         u8::from(p.saving),
         u8::from(p.scheduled),
         status(p.last_save_ok),
+        p.rewrites,
         status(write_ok),
     );
     if p.enabled {

@@ -51,11 +51,13 @@ pub fn run(lp: &mut EventLoop, cmd: ConnCmd, args: &[Bytes]) -> Plan {
         }
         _ => {
             if lp.begin_round() {
+                ps.round_is_rewrite.store(true, Ordering::Release);
                 lp.start_round_in_background();
                 done(Reply::simple(
                     "Background append only file rewriting started",
                 ))
             } else {
+                ps.scheduled_rewrite.store(true, Ordering::Release);
                 ps.scheduled.store(true, Ordering::Release);
                 done(Reply::simple(
                     "Background append only file rewriting scheduled",
@@ -93,6 +95,11 @@ fn backup(lp: &mut EventLoop, args: &[Bytes]) -> Plan {
     if !incremental && non_empty {
         return done(Reply::error(
             "ERR the backup directory is not empty: back up into a new one, or add INCREMENTAL",
+        ));
+    }
+    if incremental && non_empty && !dest.join(crate::backup::BACKUP_FILE).is_file() {
+        return done(Reply::error(
+            "ERR the backup directory holds no backup to add to",
         ));
     }
     let ps = &lp.shared.persist;

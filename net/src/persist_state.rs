@@ -22,6 +22,14 @@ pub struct PersistState {
     pub last_save_ok: AtomicBool,
     /// How long the last round took, seconds (-1 before the first).
     pub last_save_secs: AtomicU64,
+    /// Successful rounds since start-up (INFO's rdb_saves; a round is
+    /// also what BGREWRITEAOF runs, counted again as aof_rewrites).
+    pub saves: AtomicU64,
+    /// Whether the running round was started by BGREWRITEAOF.
+    pub round_is_rewrite: AtomicBool,
+    /// The scheduled round was asked for by BGREWRITEAOF.
+    pub scheduled_rewrite: AtomicBool,
+    pub rewrites: AtomicU64,
     /// Per shard: changes since its last snapshot and WAL bytes appended
     /// since, refreshed by each shard's tick, for the save rules.
     pub changes: Vec<AtomicU64>,
@@ -46,6 +54,10 @@ impl PersistState {
             last_save_ms: AtomicU64::new(now_ms),
             last_save_ok: AtomicBool::new(true),
             last_save_secs: AtomicU64::new(u64::MAX),
+            saves: AtomicU64::new(0),
+            round_is_rewrite: AtomicBool::new(false),
+            scheduled_rewrite: AtomicBool::new(false),
+            rewrites: AtomicU64::new(0),
             changes: (0..shards).map(|_| AtomicU64::new(0)).collect(),
             wal_bytes: (0..shards).map(|_| AtomicU64::new(0)).collect(),
             backup_in_progress: AtomicBool::new(false),

@@ -66,6 +66,7 @@ impl EventLoop {
             return false;
         }
         ps.round_failed.store(false, Ordering::Release);
+        ps.round_is_rewrite.store(false, Ordering::Release);
         ps.saving_shards.store(self.shard.count, Ordering::Release);
         ps.round_started_ms.store(self.now, Ordering::Release);
         true
@@ -276,6 +277,10 @@ impl EventLoop {
         let started = ps.round_started_ms.load(Ordering::Acquire);
         if !failed {
             ps.last_save_ms.store(self.now, Ordering::Release);
+            ps.saves.fetch_add(1, Ordering::AcqRel);
+            if ps.round_is_rewrite.load(Ordering::Acquire) {
+                ps.rewrites.fetch_add(1, Ordering::AcqRel);
+            }
         }
         ps.last_save_secs
             .store(self.now.saturating_sub(started) / 1000, Ordering::Release);
@@ -320,6 +325,8 @@ impl EventLoop {
         let scheduled = ps.scheduled.load(Ordering::Acquire);
         if (scheduled || ((by_rule || by_size) && retry_ok)) && self.begin_round() {
             ps.scheduled.store(false, Ordering::Release);
+            let rewrite = ps.scheduled_rewrite.swap(false, Ordering::AcqRel);
+            ps.round_is_rewrite.store(rewrite, Ordering::Release);
             tracing::info!(
                 changes,
                 "starting a snapshot ({})",
