@@ -61,9 +61,8 @@ pub(crate) struct LoopWal {
     held: VecDeque<(u64, usize, Message)>,
     /// Connections (slot, generation) whose output waits for a group.
     pub waiting: Vec<(u32, u32)>,
-    /// Redis's aof_last_write_status, and the error that set it.
+    /// Redis's aof_last_write_status (the error itself is logged).
     pub write_ok: bool,
-    pub last_error: Option<String>,
     /// Changes logged since the last snapshot (rdb_changes_since_last_save).
     pub changes: u64,
     /// Bytes appended since the last snapshot, for `snapshot_wal_size`.
@@ -90,7 +89,6 @@ impl LoopWal {
             held: VecDeque::new(),
             waiting: Vec::new(),
             write_ok: true,
-            last_error: None,
             changes: 0,
             bytes_since_snapshot: 0,
         }
@@ -124,7 +122,6 @@ impl LoopWal {
             );
         }
         self.write_ok = false;
-        self.last_error = Some(format!("{what}: {err}"));
     }
 }
 

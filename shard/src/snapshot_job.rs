@@ -32,8 +32,6 @@ pub struct SnapshotJob {
     /// The next slot to write, and the end of the shard's range.
     cursor: u16,
     end: u16,
-    keys: u64,
-    observed: u64,
     buf: Vec<u8>,
 }
 
@@ -56,8 +54,6 @@ impl SnapshotJob {
             shard: shard.id as u32,
             cursor: slots.start,
             end: slots.end,
-            keys: 0,
-            observed: 0,
             buf: Vec::new(),
         })
     }
@@ -88,7 +84,6 @@ impl SnapshotJob {
                 break;
             }
         }
-        self.keys += written as u64;
         Ok(self.cursor == self.end)
     }
 
@@ -106,14 +101,8 @@ impl SnapshotJob {
         };
         if keep {
             self.writer.append(record)?;
-            self.observed += 1;
         }
         Ok(())
-    }
-
-    /// Keys written by the walk and records appended by `observe` so far.
-    pub fn written(&self) -> (u64, u64) {
-        (self.keys, self.observed)
     }
 
     /// Slots left to walk, of the shard's range.
