@@ -15,6 +15,11 @@ pub struct SignalWatch {
 }
 
 pub fn install() -> io::Result<SignalWatch> {
+    // A file-size limit (ulimit -f) reached by the WAL must surface as a
+    // write error (EFBIG), which refuses writes with -MISCONF, not as
+    // SIGXFSZ killing the process in the middle of a write.
+    // SAFETY: setting a signal's disposition to ignore, before any thread starts.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     Ok(SignalWatch {
         signals: Signals::new([SIGINT, SIGTERM])?,
     })

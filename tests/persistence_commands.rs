@@ -408,3 +408,67 @@ fn backup_is_consistent_across_shards_and_restores() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A WAL that cannot be written (here: the file-size limit, EFBIG) makes
+/// writes fail with Redis's -MISCONF instead of being acknowledged without
+/// reaching the disk; reads go on, and INFO says so.
+#[test]
+fn writes_are_refused_while_the_wal_cannot_be_written() {
+    use std::os::unix::process::CommandExt;
+    let dir = scratch_dir("wal-efbig");
+    let port = common::free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenginx"));
+    cmd.args(["--port", &port.to_string(), "--shards", "1"])
+        .env_clear()
+        .env("TOKENGINX_PERSIST_DIR", &dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: setrlimit only, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 256 * 1024,
+                rlim_max: 256 * 1024,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    let mut conn = loop {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            let mut c = common::Conn::connect(port);
+            if c.cmd(&["PING"]) == b"+PONG\r\n" {
+                break c;
+            }
+        }
+        assert!(Instant::now() < until, "never answered PING");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let value = "v".repeat(1000);
+    let mut refused = None;
+    for i in 0..2000 {
+        let reply = conn.cmd(&["SET", &format!("k{i}"), &value]);
+        if reply != b"+OK\r\n" {
+            refused = Some((i, reply));
+            break;
+        }
+    }
+    let (i, reply) = refused.expect("the 256 KiB limit is reached within 2 MB of writes");
+    assert!(i > 10, "some writes fit under the limit");
+    assert_eq!(
+        common::show(&reply),
+        common::show(b"-MISCONF Errors writing to the AOF file: File too large\r\n")
+    );
+    // Reads still work; PING reports the error, as Redis's does.
+    assert_eq!(conn.cmd(&["EXISTS", "k0"]), b":1\r\n");
+    assert!(conn.cmd(&["PING"]).starts_with(b"-MISCONF"));
+    let info = String::from_utf8_lossy(&conn.cmd(&["INFO", "persistence"])).into_owned();
+    assert!(info.contains("aof_last_write_status:err"), "{info}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

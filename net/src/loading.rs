@@ -157,7 +157,7 @@ impl EventLoop {
         };
         let writer = WalWriter::create(&cfg.dir, self.id as u32, next_lsn, opts)?;
         self.shard.start_change_log();
-        self.wal = Some(LoopWal::new(writer, cfg.appendfsync));
+        self.wal = Some(LoopWal::new(writer, cfg.appendfsync, self.shared.clone()));
         Ok(())
     }
 }

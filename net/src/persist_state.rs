@@ -34,6 +34,10 @@ pub struct PersistState {
     /// since, refreshed by each shard's tick, for the save rules.
     pub changes: Vec<AtomicU64>,
     pub wal_bytes: Vec<AtomicU64>,
+    /// Shards whose last WAL write or sync failed, and its errno: writes
+    /// (and PING) are refused with -MISCONF meanwhile, as Redis does.
+    pub wal_failing: AtomicUsize,
+    pub wal_errno: std::sync::atomic::AtomicI32,
     /// BACKUP: a copy is running (it holds `saving` too), and how the last
     /// one ended.
     pub backup_in_progress: AtomicBool,
@@ -60,6 +64,8 @@ impl PersistState {
             rewrites: AtomicU64::new(0),
             changes: (0..shards).map(|_| AtomicU64::new(0)).collect(),
             wal_bytes: (0..shards).map(|_| AtomicU64::new(0)).collect(),
+            wal_failing: AtomicUsize::new(0),
+            wal_errno: std::sync::atomic::AtomicI32::new(0),
             backup_in_progress: AtomicBool::new(false),
             last_backup_ok: AtomicBool::new(true),
             last_backup_ms: AtomicU64::new(0),

@@ -198,6 +198,28 @@ impl EventLoop {
             );
             return self.reject(conn, spec, error);
         }
+        // Redis's deny-write on a disk error: a write that cannot reach
+        // the WAL is refused rather than acknowledged (PING too, so health
+        // checks see it).
+        if (spec.has(proto::table::flags::WRITE)
+            || spec.id == CommandId::Conn(proto::ConnCmd::Ping))
+            && self
+                .shared
+                .persist
+                .wal_failing
+                .load(std::sync::atomic::Ordering::Relaxed)
+                > 0
+        {
+            let errno = self
+                .shared
+                .persist
+                .wal_errno
+                .load(std::sync::atomic::Ordering::Relaxed);
+            let text = std::io::Error::from_raw_os_error(errno).to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text);
+            let error = format!("MISCONF Errors writing to the AOF file: {text}");
+            return self.reject(conn, spec, error);
+        }
         if !self.all_loaded && !spec.has(proto::table::flags::LOADING) {
             if self
                 .shared

@@ -26,6 +26,7 @@ use crate::ops::ShardReply;
 use io_uring::{opcode, squeue, types};
 use persist::wal::{RecordType, WalWriter};
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 pub(crate) const WAL_WRITE: u64 = 6;
@@ -61,8 +62,11 @@ pub(crate) struct LoopWal {
     held: VecDeque<(u64, usize, Message)>,
     /// Connections (slot, generation) whose output waits for a group.
     pub waiting: Vec<(u32, u32)>,
-    /// Redis's aof_last_write_status (the error itself is logged).
+    /// Redis's aof_last_write_status (the error itself is logged). While
+    /// any shard's is false, writes are refused with -MISCONF, as Redis
+    /// does, rather than acknowledged without reaching the disk.
     pub write_ok: bool,
+    shared: std::sync::Arc<crate::server::Shared>,
     /// Changes logged since the last snapshot (rdb_changes_since_last_save).
     pub changes: u64,
     /// Bytes appended since the last snapshot, for `snapshot_wal_size`.
@@ -70,7 +74,11 @@ pub(crate) struct LoopWal {
 }
 
 impl LoopWal {
-    pub fn new(writer: WalWriter, policy: AppendFsync) -> LoopWal {
+    pub fn new(
+        writer: WalWriter,
+        policy: AppendFsync,
+        shared: std::sync::Arc<crate::server::Shared>,
+    ) -> LoopWal {
         LoopWal {
             writer,
             policy,
@@ -89,6 +97,7 @@ impl LoopWal {
             held: VecDeque::new(),
             waiting: Vec::new(),
             write_ok: true,
+            shared,
             changes: 0,
             bytes_since_snapshot: 0,
         }
@@ -115,13 +124,28 @@ impl LoopWal {
     }
 
     fn fail(&mut self, what: &str, err: std::io::Error) {
+        let ps = &self.shared.persist;
+        ps.wal_errno
+            .store(err.raw_os_error().unwrap_or(libc::EIO), Ordering::Release);
         if self.write_ok {
             tracing::error!(
                 segment = %self.writer.segment_path().display(),
-                "WAL {what} failed: {err}; writes stay unacknowledged (appendfsync always) until it succeeds"
+                "WAL {what} failed: {err}; writes are refused (-MISCONF) until it succeeds"
             );
+            ps.wal_failing.fetch_add(1, Ordering::AcqRel);
         }
         self.write_ok = false;
+    }
+
+    fn succeeded(&mut self) {
+        if !self.write_ok {
+            tracing::info!("WAL writes succeed again");
+            self.shared
+                .persist
+                .wal_failing
+                .fetch_sub(1, Ordering::AcqRel);
+        }
+        self.write_ok = true;
     }
 }
 
@@ -221,6 +245,7 @@ impl EventLoop {
                     } else {
                         wal.durable = wal.started;
                         wal.unsynced = true;
+                        wal.succeeded();
                     }
                 }
                 if wal.policy == AppendFsync::EverySec
@@ -301,10 +326,7 @@ impl EventLoop {
                     tracing::warn!(shard = self.id, "cannot start a new WAL segment: {e}");
                 }
                 wal.durable = wal.started;
-                if !wal.write_ok {
-                    tracing::info!("WAL writes succeed again");
-                }
-                wal.write_ok = true;
+                wal.succeeded();
                 self.release_durable();
             }
         }
