@@ -436,7 +436,15 @@ fn writes_are_refused_while_the_wal_cannot_be_written() {
             Ok(())
         });
     }
-    let mut child = cmd.spawn().unwrap();
+    /// Kills the server even when an assertion fails first.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = Killed(cmd.spawn().unwrap());
     let until = Instant::now() + Duration::from_secs(30);
     let mut conn = loop {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -468,7 +476,6 @@ fn writes_are_refused_while_the_wal_cannot_be_written() {
     assert!(conn.cmd(&["PING"]).starts_with(b"-MISCONF"));
     let info = String::from_utf8_lossy(&conn.cmd(&["INFO", "persistence"])).into_owned();
     assert!(info.contains("aof_last_write_status:err"), "{info}");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(_child);
     std::fs::remove_dir_all(&dir).unwrap();
 }

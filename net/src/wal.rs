@@ -67,6 +67,9 @@ pub(crate) struct LoopWal {
     /// does, rather than acknowledged without reaching the disk.
     pub write_ok: bool,
     shared: std::sync::Arc<crate::server::Shared>,
+    /// After a failed write, the next attempt waits until then, so a full
+    /// disk does not turn the loop into a spin of failing writes.
+    retry_at: Option<Instant>,
     /// Changes logged since the last snapshot (rdb_changes_since_last_save).
     pub changes: u64,
     /// Bytes appended since the last snapshot, for `snapshot_wal_size`.
@@ -98,6 +101,7 @@ impl LoopWal {
             waiting: Vec::new(),
             write_ok: true,
             shared,
+            retry_at: None,
             changes: 0,
             bytes_since_snapshot: 0,
         }
@@ -135,6 +139,7 @@ impl LoopWal {
             ps.wal_failing.fetch_add(1, Ordering::AcqRel);
         }
         self.write_ok = false;
+        self.retry_at = Some(Instant::now() + Duration::from_millis(100));
     }
 
     fn succeeded(&mut self) {
@@ -195,6 +200,9 @@ impl EventLoop {
         match wal.policy {
             AppendFsync::Always => {
                 if wal.in_flight || !wal.unstarted {
+                    return;
+                }
+                if wal.retry_at.is_some_and(|at| Instant::now() < at) {
                     return;
                 }
                 let Some(write) = wal.writer.start_write() else {
@@ -393,6 +401,12 @@ impl EventLoop {
             return false;
         };
         if conn.wal_wait == 0 {
+            // While the log cannot be written, writes are refused
+            // (-MISCONF) and what is answered now does not wait for it:
+            // reads and errors go out. (Redis exits instead.)
+            if !wal.write_ok {
+                return false;
+            }
             match wal.needed_group() {
                 Some(group) => {
                     conn.wal_wait = group;
