@@ -346,8 +346,7 @@ impl EventLoop {
             return;
         };
         let durable = wal.durable;
-        while wal.held.front().is_some_and(|(g, ..)| *g <= durable) {
-            let (_, shard, msg) = wal.held.pop_front().unwrap();
+        while let Some((_, shard, msg)) = wal.held.pop_front_if(|(g, ..)| *g <= durable) {
             self.peers[shard].send(msg);
             self.to_wake[shard] = true;
         }
