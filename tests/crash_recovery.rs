@@ -622,13 +622,8 @@ fn acknowledged_writes_survive_sigkill() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
-    let seed = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| fastrand::u64(..));
-    println!(
-        "crash_recovery: seed {seed}, {rounds} rounds (CRASH_SEED={seed} replays the choices)"
-    );
+    let seed = common::seed("CRASH_SEED");
+    println!("crash_recovery: {rounds} rounds");
     let mut rng = fastrand::Rng::with_seed(seed);
     let dir = common::scratch_dir("crash");
     let mut models: Vec<Model> = (0..CLIENTS).map(Model::new).collect();

@@ -19,25 +19,6 @@ fn start(dir: &Path, policy: &str, shards: usize) -> Process {
     )
 }
 
-fn seed() -> u64 {
-    let seed = std::env::var("RESTART_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| fastrand::u64(..));
-    println!("seed {seed} (RESTART_SEED={seed} replays it)");
-    seed
-}
-
-/// Stops the server with SIGTERM and asserts it exited cleanly.
-fn stop(server: &mut Process) {
-    let (status, killed) = server.stop();
-    assert!(
-        status.success() && !killed,
-        "exit {status}, killed {killed}:\n{}",
-        server.log_text()
-    );
-}
-
 /// Restarts on `dir` and asserts the server holds exactly `before`.
 fn restart_holds(dir: &Path, policy: &str, shards: usize, before: &Dump, context: &str) -> Process {
     let server = start(dir, policy, shards);
@@ -50,7 +31,7 @@ fn restart_holds(dir: &Path, policy: &str, shards: usize, before: &Dump, context
 
 #[test]
 fn clean_shutdown_keeps_everything_under_every_policy() {
-    let mut rng = fastrand::Rng::with_seed(seed());
+    let mut rng = fastrand::Rng::with_seed(common::seed("RESTART_SEED"));
     for policy in ["always", "everysec", "no"] {
         let dir = common::scratch_dir(&format!("restart-{policy}"));
         let mut server = start(&dir, policy, 2);
@@ -60,22 +41,22 @@ fn clean_shutdown_keeps_everything_under_every_policy() {
         }
         let before = dump(&mut con);
         assert!(before.len() > 400, "{policy}: {} keys", before.len());
-        stop(&mut server);
+        server.stop_clean();
         let mut server = restart_holds(&dir, policy, 2, &before, policy);
         // Twice: the second start reads the segment the first one began.
         let mut con = common::redis_client(server.port);
         write_every_type(&mut con, &mut rng, 2, &format!("{policy}-again"), 10);
         let before = dump(&mut con);
-        stop(&mut server);
+        server.stop_clean();
         let mut server = restart_holds(&dir, policy, 2, &before, policy);
-        stop(&mut server);
+        server.stop_clean();
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
 #[test]
 fn process_crash_loses_nothing_acknowledged_under_everysec_and_no() {
-    let mut rng = fastrand::Rng::with_seed(seed());
+    let mut rng = fastrand::Rng::with_seed(common::seed("RESTART_SEED"));
     for policy in ["everysec", "no"] {
         let dir = common::scratch_dir(&format!("crash-{policy}"));
         let mut server = start(&dir, policy, 2);
@@ -86,7 +67,7 @@ fn process_crash_loses_nothing_acknowledged_under_everysec_and_no() {
         let before = dump(&mut con);
         server.kill();
         let mut server = restart_holds(&dir, policy, 2, &before, policy);
-        stop(&mut server);
+        server.stop_clean();
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
@@ -111,7 +92,7 @@ fn keys(con: &mut redis::Connection, db: u32) -> Vec<String> {
 
 #[test]
 fn flushes_swapdb_rename_and_expiry_come_back_as_they_were() {
-    let mut rng = fastrand::Rng::with_seed(seed());
+    let mut rng = fastrand::Rng::with_seed(common::seed("RESTART_SEED"));
     let dir = common::scratch_dir("restart-ops");
     let mut server = start(&dir, "everysec", 2);
     let mut con = common::redis_client(server.port);
@@ -152,7 +133,7 @@ fn flushes_swapdb_rename_and_expiry_come_back_as_they_were() {
     let db1 = keys(&mut con, 1);
     assert!(db1.iter().all(|k| k.starts_with("d0:")), "{db1:?}");
 
-    stop(&mut server);
+    server.stop_clean();
     let mut server = restart_holds(&dir, "everysec", 2, &before, "after the commands");
     let mut con = common::redis_client(server.port);
     assert_eq!(
@@ -169,9 +150,9 @@ fn flushes_swapdb_rename_and_expiry_come_back_as_they_were() {
     write_every_type(&mut con, &mut rng, 5, "after-flushall", 5);
     let before = dump(&mut con);
     assert!(before.keys().all(|(db, _)| *db == 5), "{before:?}");
-    stop(&mut server);
+    server.stop_clean();
     let mut server = restart_holds(&dir, "everysec", 2, &before, "after FLUSHALL");
-    stop(&mut server);
+    server.stop_clean();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -205,7 +186,7 @@ fn keys_that_expired_while_down_are_gone() {
         last = last.max(at);
     }
     let before = dump(&mut con);
-    stop(&mut server);
+    server.stop_clean();
     // Waiting for the expiries to pass while the server is down.
     assert!(last > 0 && (last as u64) < now_ms() + 5_000, "{last}");
     while now_ms() <= last as u64 + 1 {
@@ -218,6 +199,6 @@ fn keys_that_expired_while_down_are_gone() {
     assert_eq!(left, vec!["overwritten"]);
     let dbsize: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
     assert_eq!(dbsize, 9, "expired keys are not counted");
-    stop(&mut server);
+    server.stop_clean();
     let _ = std::fs::remove_dir_all(&dir);
 }

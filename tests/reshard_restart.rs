@@ -17,22 +17,9 @@ fn start(dir: &Path, shards: usize) -> Process {
     )
 }
 
-fn stop(server: &mut Process) {
-    let (status, killed) = server.stop();
-    assert!(
-        status.success() && !killed,
-        "exit {status}, killed {killed}:\n{}",
-        server.log_text()
-    );
-}
-
 #[test]
 fn shard_count_changes_keep_every_key() {
-    let seed = std::env::var("RESHARD_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| fastrand::u64(..));
-    println!("seed {seed} (RESHARD_SEED={seed} replays it)");
+    let seed = common::seed("RESHARD_SEED");
     let mut rng = fastrand::Rng::with_seed(seed);
     let dir = common::scratch_dir("reshard");
 
@@ -43,7 +30,7 @@ fn shard_count_changes_keep_every_key() {
     }
     let before = dump(&mut con);
     assert!(before.len() > 1000, "{} keys", before.len());
-    stop(&mut server);
+    server.stop_clean();
 
     let mut server = start(&dir, 1);
     let mut con = common::redis_client(server.port);
@@ -52,7 +39,7 @@ fn shard_count_changes_keep_every_key() {
         write_every_type(&mut con, &mut rng, db, &format!("one{db}"), 40);
     }
     let before = dump(&mut con);
-    stop(&mut server);
+    server.stop_clean();
 
     let mut server = start(&dir, 2);
     let mut con = common::redis_client(server.port);
@@ -64,6 +51,6 @@ fn shard_count_changes_keep_every_key() {
     let mut server = start(&dir, 2);
     let mut con = common::redis_client(server.port);
     server.explain(|| assert_same(&before, &dump(&mut con), now_ms(), "2 shards, crash"));
-    stop(&mut server);
+    server.stop_clean();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -20,15 +20,6 @@ use std::process::Command;
 /// Bytes before the first record of a segment (its header).
 const SEGMENT_HEADER: usize = 32;
 
-fn seed() -> u64 {
-    let seed = std::env::var("WAL_DAMAGE_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| fastrand::u64(..));
-    println!("seed {seed} (WAL_DAMAGE_SEED={seed} replays it)");
-    seed
-}
-
 fn opts(dir: &Path) -> Options {
     Options::shards(1)
         .data_dir(dir)
@@ -158,7 +149,7 @@ fn warning_names(log: &str, path: &Path, offset: usize) -> bool {
 
 #[test]
 fn torn_tail_is_cut_off_with_a_warning_and_everything_before_it_kept() {
-    let mut rng = fastrand::Rng::with_seed(seed());
+    let mut rng = fastrand::Rng::with_seed(common::seed("WAL_DAMAGE_SEED"));
     let pristine = common::scratch_dir("torn-pristine");
     let (n, len) = (40, 60);
     let segs = write_keys(&pristine, n, len, opts(&pristine));
@@ -219,7 +210,7 @@ fn torn_tail_is_cut_off_with_a_warning_and_everything_before_it_kept() {
 
 #[test]
 fn damage_in_the_middle_stops_start_up_unless_on_corruption_is_truncate() {
-    let mut rng = fastrand::Rng::with_seed(seed());
+    let mut rng = fastrand::Rng::with_seed(common::seed("WAL_DAMAGE_SEED"));
     let dir = common::scratch_dir("corrupt");
     let (n, len) = (40, 60);
     let segs = write_keys(&dir, n, len, opts(&dir));
@@ -384,7 +375,7 @@ fn tags_of_each_shard() -> [String; 2] {
 
 #[test]
 fn damage_in_one_shard_refuses_start_up_and_truncate_leaves_the_other_alone() {
-    let mut rng = fastrand::Rng::with_seed(seed());
+    let mut rng = fastrand::Rng::with_seed(common::seed("WAL_DAMAGE_SEED"));
     let [tag0, tag1] = tags_of_each_shard();
     let dir = common::scratch_dir("corrupt-two");
     let n = 30;

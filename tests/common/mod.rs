@@ -49,6 +49,17 @@ fn log_path(name: &str) -> PathBuf {
         .join(format!("{name}-{}-{n}.log", std::process::id()))
 }
 
+/// A random seed, or the one in environment variable `var` to replay a
+/// run; printed either way.
+pub fn seed(var: &str) -> u64 {
+    let seed = std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    println!("seed {seed} ({var}={seed} replays it)");
+    seed
+}
+
 /// A fresh directory under the test target's scratch space.
 pub fn scratch_dir(name: &str) -> PathBuf {
     static SEQ: AtomicUsize = AtomicUsize::new(0);
@@ -143,6 +154,16 @@ impl Process {
         let mut child = self.child.take().expect("running");
         let _ = child.kill();
         child.wait().expect("wait after SIGKILL")
+    }
+
+    /// Stops with SIGTERM and asserts a clean exit (showing the log if not).
+    pub fn stop_clean(&mut self) {
+        let (status, killed) = self.stop();
+        assert!(
+            status.success() && !killed,
+            "exit {status}, killed {killed}:\n{}",
+            self.log_text()
+        );
     }
 
     /// SIGTERM, wait up to [`STOP_DEADLINE`], SIGKILL if it hangs. Returns the
