@@ -104,20 +104,6 @@ pub struct PersistConfig {
     pub direct_io: bool,
 }
 
-impl PersistConfig {
-    pub fn new(dir: impl Into<std::path::PathBuf>) -> PersistConfig {
-        PersistConfig {
-            dir: dir.into(),
-            appendfsync: AppendFsync::EverySec,
-            on_corruption: persist::wal::OnCorruption::Fail,
-            save: vec![(3600, 1), (300, 100), (60, 10000)],
-            snapshot_wal_size: 256 << 20,
-            wal_segment_size: 64 << 20,
-            direct_io: true,
-        }
-    }
-}
-
 /// Parses Redis's `save` value: "" or "<seconds> <changes>" pairs.
 pub fn parse_save_rules(text: &str) -> Option<Vec<(u64, u64)>> {
     let words: Vec<&str> = text.split_whitespace().collect();

@@ -246,7 +246,7 @@ impl EventLoop {
                 if wal.unstarted && !wal.in_flight {
                     wal.unstarted = false;
                     wal.started += 1;
-                    if let Err(e) = write_now(&mut wal.writer) {
+                    if let Err(e) = wal.writer.flush_buffered() {
                         wal.fail("write", e);
                         // Kept: the next iteration writes it again.
                         wal.unstarted = true;
@@ -464,34 +464,4 @@ impl EventLoop {
             }
         }
     }
-}
-
-/// Writes the pending records into the page cache (everysec, no).
-fn write_now(writer: &mut WalWriter) -> std::io::Result<()> {
-    let Some(write) = writer.start_write() else {
-        return Ok(());
-    };
-    let mut done = 0;
-    while done < write.bytes.len() {
-        let rest = &write.bytes[done..];
-        // SAFETY: pwrite from a live buffer into the writer's open segment.
-        let n = unsafe {
-            libc::pwrite(
-                write.fd,
-                rest.as_ptr() as *const libc::c_void,
-                rest.len(),
-                (write.offset + done as u64) as libc::off_t,
-            )
-        };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            writer.abort_write();
-            return Err(e);
-        }
-        done += n as usize;
-    }
-    writer.complete()
 }

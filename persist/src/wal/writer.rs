@@ -269,6 +269,16 @@ impl WalWriter {
 
     /// Writes and syncs every appended record with plain system calls.
     pub fn flush_sync(&mut self) -> io::Result<()> {
+        self.write_pending(true)
+    }
+
+    /// Writes every appended record with `pwrite`, without a sync: into the
+    /// page cache, for appendfsync everysec and no.
+    pub fn flush_buffered(&mut self) -> io::Result<()> {
+        self.write_pending(false)
+    }
+
+    fn write_pending(&mut self, sync: bool) -> io::Result<()> {
         if self.in_flight {
             return Err(io::Error::other("a WAL write is already in flight"));
         }
@@ -277,7 +287,9 @@ impl WalWriter {
             let bytes = self.buf.blocks(from, self.buf.len());
             self.file
                 .write_all_at(bytes, self.file_base + from as u64)?;
-            self.file.sync_data()?;
+            if sync {
+                self.file.sync_data()?;
+            }
             self.in_flight = true;
             self.complete()?;
         }
